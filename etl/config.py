@@ -1,0 +1,94 @@
+"""The one typed settings object, :class:`JobConfig`, built once (CLI or DAG) and passed down.
+
+Nothing below the CLI/DAG layer reads environment variables or globals; tests build a
+``JobConfig`` per case. Defaults are what a payer would want on Monday morning: deterministic ids,
+warn-level strictness, 256 MiB NDJSON parts, Parquet on.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from etl.errors import ConfigError
+
+DEFAULT_ID_SALT = "fhirflow-default-salt"
+
+
+class Strictness(enum.Enum):
+    """How to treat a recoverable data problem (an unknown code, a bad optional value).
+
+    ``IGNORE`` drops it quietly, ``WARN`` keeps going and records a warning issue, ``RAISE`` rejects
+    the whole unit (message / transaction set / document) as an error record. Structural problems
+    always reject the unit, whatever this says.
+    """
+
+    IGNORE = "ignore"
+    WARN = "warn"
+    RAISE = "raise"
+
+
+@dataclass(frozen=True)
+class ImportConfig:
+    """Settings of the ``$import`` client.
+
+    ``public_base_url``: when set, NDJSON files are assumed already reachable at
+    ``<public_base_url>/<relative path>`` (object storage, a web server); otherwise fhirflow serves the
+    output folder itself on ``publish_host`` (an ephemeral port unless ``publish_port`` is given).
+    """
+
+    fhir_url: str = ""
+    dialect: str = "hapi"
+    public_base_url: str | None = None
+    publish_host: str = "127.0.0.1"
+    publish_port: int = 0
+    poll_interval_s: float = 2.0
+    max_retry_after_s: float = 10.0
+    timeout_s: float = 1800.0
+    http_timeout_s: float = 60.0
+    max_attempts: int = 5
+    backoff_base_s: float = 1.0
+    verify: str = "ids"  # ids | none
+    basic_auth: tuple[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.verify not in ("ids", "none"):
+            raise ConfigError(f"verify must be 'ids' or 'none', not {self.verify!r}")
+        if self.max_attempts < 1:
+            raise ConfigError("max_attempts must be at least 1")
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Everything one conversion/load job needs to know.
+
+    ``id_salt`` keys the hash behind every resource id (see :mod:`etl.fhir.ids`): keep it the same
+    across runs and machines or re-loads will not upsert onto the same resources, and keep it secret
+    if ids must not be linkable to source identifiers.
+    """
+
+    id_salt: str = DEFAULT_ID_SALT
+    strictness: Strictness = Strictness.WARN
+    ndjson_max_bytes: int = 256 * 1024 * 1024
+    parquet: bool = True
+    parquet_row_group: int = 10_000
+    transaction_time: str | None = None
+    source_timezone: str | None = None  # IANA zone for source timestamps that carry none
+    x12_validate: bool = False
+    load: ImportConfig = field(default_factory=ImportConfig)
+
+    def __post_init__(self) -> None:
+        if not self.id_salt:
+            raise ConfigError("id_salt must not be empty: set FHIRFLOW_ID_SALT or --id-salt")
+        if self.ndjson_max_bytes < 1024:
+            raise ConfigError("ndjson_max_bytes must be at least 1024")
+
+    def with_load(self, **changes: object) -> JobConfig:
+        """A copy with some :class:`ImportConfig` fields changed."""
+        return replace(self, load=replace(self.load, **changes))  # type: ignore[arg-type]
+
+
+def landing_paths(root: Path) -> dict[str, Path]:
+    """The folder layout the DAGs use under one root: landing, work, archive, quarantine, out."""
+    return {name: root / name for name in ("landing", "work", "archive", "quarantine", "out")}

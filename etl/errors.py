@@ -1,0 +1,138 @@
+"""The one exception tree of fhirflow.
+
+Every exception fhirflow raises on purpose derives from :class:`FhirflowError`::
+
+    FhirflowError
+    ├── ConfigError                 bad settings or usage; exit status 2
+    ├── InputError                  a source unit cannot be converted (becomes an error record)
+    │   ├── ParseError              the bytes are not the format they claim (bad segment, bad XML)
+    │   ├── EnvelopeError           a batch/interchange envelope is broken (BHS without BTS, SE01 wrong)
+    │   ├── UnsupportedError        a version or message/transaction type we do not map (4010, 270)
+    │   └── MappingError            parsed, but required content is missing or invalid
+    ├── StageError                  writing NDJSON/Parquet/manifest failed
+    └── LoadError                   talking to the FHIR server failed
+        ├── TransientLoadError      worth retrying: HTTP 408/429/5xx, timeouts, connection resets
+        └── PermanentLoadError      retrying will not help: 4xx, a failed import job, bad counts
+
+Per-record problems (``InputError``) never stop a run: the pipeline turns them into FHIR
+OperationOutcome records in ``OUT/errors/`` and carries on. ``TransientLoadError`` is what Airflow
+retries; ``PermanentLoadError`` maps to ``AirflowFailException`` (fail without retrying).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class FhirflowError(Exception):
+    """Base class of all fhirflow errors."""
+
+
+class ConfigError(FhirflowError):
+    """Settings or command-line usage are wrong; the message says which setting and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where inside an input a problem is, in the source format's own terms.
+
+    ``file`` is the input file name; ``where`` is a human path such as
+    ``"message 3 (MSH-10 MSG00001)"`` or ``"ISA13=000000001 GS06=1 ST02=0001, segment 14 (CLM)"``;
+    ``expression`` names the source field by its spec path (``PID-3``, ``CLM05-3``, ``0020,000D``).
+    """
+
+    file: str
+    where: str = ""
+    expression: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.where:
+            parts.append(self.where)
+        if self.expression:
+            parts.append(self.expression)
+        return ", ".join(parts)
+
+
+class InputError(FhirflowError):
+    """One source unit (message, transaction set, document, DICOM file) cannot be converted.
+
+    ``code`` is a FHIR ``IssueType`` code (``structure``, ``invalid``, ``required``,
+    ``not-supported``, ``value``, ``duplicate``, ``security``, ``too-long``).
+    """
+
+    code = "invalid"
+
+    def __init__(self, message: str, location: Location | None = None, *, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        if code is not None:
+            self.code = code
+
+    def at(self, location: Location) -> InputError:
+        """Attach a location if none was known where the error was raised; returns self."""
+        if self.location is None:
+            self.location = location
+        else:
+            self.location = Location(
+                self.location.file or location.file,
+                self.location.where or location.where,
+                self.location.expression or location.expression,
+            )
+        return self
+
+    def at_expression(self, expression: str | None) -> InputError:
+        """Name the source field (``PID-3``) the problem is in; returns self."""
+        if expression:
+            loc = self.location or Location(file="")
+            self.location = Location(loc.file, loc.where, expression)
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.message} [{self.location}]" if self.location else self.message
+
+
+class ParseError(InputError):
+    """The bytes do not follow the format's syntax."""
+
+    code = "structure"
+
+
+class EnvelopeError(InputError):
+    """A batch or interchange envelope is broken: missing trailer, wrong counts, mismatched ids."""
+
+    code = "structure"
+
+
+class UnsupportedError(InputError):
+    """The input is a version, message type or transaction set fhirflow does not convert."""
+
+    code = "not-supported"
+
+
+class MappingError(InputError):
+    """The unit parsed, but content FHIR requires is missing or invalid."""
+
+    code = "required"
+
+
+class StageError(FhirflowError):
+    """Writing the output folder failed (disk full, permissions, a concurrent writer)."""
+
+
+class LoadError(FhirflowError):
+    """Loading into the FHIR server failed. ``outcome`` holds the server's OperationOutcome, if any."""
+
+    def __init__(self, message: str, *, status: int | None = None, outcome: dict[str, object] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.outcome = outcome
+
+
+class TransientLoadError(LoadError):
+    """A fault worth retrying with backoff (HTTP 408, 429, 5xx, timeouts, dropped connections)."""
+
+
+class PermanentLoadError(LoadError):
+    """A fault that retrying will not fix (HTTP 4xx, an import job the server reports as failed)."""

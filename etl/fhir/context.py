@@ -1,0 +1,49 @@
+"""What a mapper gets besides its source record: ids, and where to put data problems.
+
+Mappers stay pure (no I/O, no clock, no globals): everything they may depend on arrives in the
+:class:`MappingContext`, and everything they notice goes back through :meth:`MappingContext.problem`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from etl.config import Strictness
+from etl.errors import MappingError
+from etl.fhir.ids import IdFactory
+
+log = logging.getLogger(__name__)
+
+
+class MappingContext(IdFactory):
+    """An :class:`IdFactory` that also applies the job's strictness to recoverable problems.
+
+    ``source_timezone`` (IANA name) places source timestamps that carry no offset; see
+    :func:`etl.fhir.datatypes.ts_to_fhir`.
+    """
+
+    def __init__(
+        self, salt: str, strictness: Strictness = Strictness.WARN, source_timezone: str | None = None
+    ) -> None:
+        super().__init__(salt)
+        self.strictness = strictness
+        self.source_timezone = source_timezone
+        self.warnings: list[str] = []
+
+    def problem(self, message: str, expression: str | None = None) -> None:
+        """Report a recoverable data problem (unknown code, unparseable optional value).
+
+        ``RAISE`` rejects the unit; ``WARN`` records a warning the run summary counts;
+        ``IGNORE`` only logs at debug level. The message must not quote patient data.
+        """
+        text = f"{expression}: {message}" if expression else message
+        if self.strictness is Strictness.RAISE:
+            raise MappingError(message, code="value").at_expression(expression)  # type: ignore[misc]
+        if self.strictness is Strictness.WARN:
+            self.warnings.append(text)
+        log.debug("data problem: %s", text)
+
+    def take_warnings(self) -> list[str]:
+        """The warnings gathered since the last call, and forget them."""
+        out, self.warnings = self.warnings, []
+        return out

@@ -1,0 +1,288 @@
+"""A small FHIRPath subset: what SQL-on-FHIR v2 ViewDefinitions in ``schemas/views`` need.
+
+Supported: member navigation (choice types via ``value.ofType(Quantity)``), indexers ``[0]``,
+literals (string, number, boolean), ``%constants``, ``= != > < >= <=``, ``and or``, ``not()``,
+``+`` (string concatenation), and the functions ``first last exists empty count join where ofType
+extension getResourceKey getReferenceKey``. Anything else raises :class:`ConfigError` when the view
+is compiled, never while rows are produced.
+
+Spec: https://build.fhir.org/ig/FHIR/sql-on-fhir-v2/ (shareable FHIRPath subset).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from etl.errors import ConfigError
+
+Coll = list[Any]
+Expr = Callable[[Coll, dict[str, Any]], Coll]
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<num>\d+(?:\.\d+)?)|(?P<const>%[A-Za-z_]\w*)"
+    r"|(?P<id>[A-Za-z_]\w*|`[^`]+`)|(?P<op>!=|>=|<=|[.()\[\],=<>+|]))"
+)
+_FUNCS = {"first", "last", "exists", "empty", "count", "join", "where", "ofType", "extension",
+          "getResourceKey", "getReferenceKey", "not"}
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise ConfigError(f"FHIRPath: cannot read {text[pos:]!r} in {text!r}")
+        kind = m.lastgroup or ""
+        out.append((kind, m.group(kind)))
+        pos = m.end()
+    return out
+
+
+def _children(item: Any, name: str) -> Coll:
+    if not isinstance(item, dict):
+        return []
+    if name in item:
+        value = item[name]
+    else:
+        # Choice elements (value[x]) are navigated by their base name.
+        value = next((v for k, v in item.items() if k.startswith(name) and k[len(name):][:1].isupper()), None)
+        if value is None:
+            return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _choice(item: dict[str, Any], base: str, type_name: str) -> Coll:
+    key = base + type_name[:1].upper() + type_name[1:]
+    v = item.get(key)
+    return [] if v is None else (list(v) if isinstance(v, list) else [v])
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = _tokens(text)
+        self.i = 0
+
+    def peek(self) -> str | None:
+        return self.toks[self.i][1] if self.i < len(self.toks) else None
+
+    def take(self, expected: str | None = None) -> tuple[str, str]:
+        if self.i >= len(self.toks):
+            raise ConfigError(f"FHIRPath: unexpected end of {self.text!r}")
+        tok = self.toks[self.i]
+        if expected is not None and tok[1] != expected:
+            raise ConfigError(f"FHIRPath: expected {expected!r} in {self.text!r}")
+        self.i += 1
+        return tok
+
+    def parse(self) -> Expr:
+        e = self.or_()
+        if self.i != len(self.toks):
+            raise ConfigError(f"FHIRPath: unexpected {self.peek()!r} in {self.text!r}")
+        return e
+
+    def or_(self) -> Expr:
+        left = self.and_()
+        while self.peek() == "or":
+            self.take()
+            a, b = left, self.and_()
+            left = lambda c, env, a=a, b=b: _bool(_truth(a(c, env)) or _truth(b(c, env)))  # noqa: E731
+        return left
+
+    def and_(self) -> Expr:
+        left = self.cmp()
+        while self.peek() == "and":
+            self.take()
+            a, b = left, self.cmp()
+            left = lambda c, env, a=a, b=b: _bool(_truth(a(c, env)) and _truth(b(c, env)))  # noqa: E731
+        return left
+
+    def cmp(self) -> Expr:
+        left = self.add()
+        op = self.peek()
+        if op in ("=", "!=", ">", "<", ">=", "<="):
+            self.take()
+            right = self.add()
+            return lambda c, env, a=left, b=right, op=op: _compare(op, a(c, env), b(c, env))
+        return left
+
+    def add(self) -> Expr:
+        left = self.path()
+        while self.peek() in ("+", "|"):
+            op = self.take()[1]
+            a, b = left, self.path()
+            if op == "|":
+                left = lambda c, env, a=a, b=b: a(c, env) + b(c, env)  # noqa: E731
+            else:
+                left = lambda c, env, a=a, b=b: ["".join(str(x) for x in a(c, env) + b(c, env))]  # noqa: E731
+        return left
+
+    def path(self) -> Expr:
+        expr = self.term()
+        while self.peek() in (".", "["):
+            if self.take()[1] == "[":
+                idx = int(self.take()[1])
+                self.take("]")
+                expr = lambda c, env, e=expr, i=idx: e(c, env)[i : i + 1]  # noqa: E731
+            else:
+                expr = self.step(expr)
+        return expr
+
+    def term(self) -> Expr:
+        kind, val = self.take()
+        if kind == "str":
+            s = val[1:-1].replace("\\'", "'")
+            return lambda c, env: [s]
+        if kind == "num":
+            n: Any = float(val) if "." in val else int(val)
+            return lambda c, env: [n]
+        if kind == "const":
+            name = val[1:]
+            return lambda c, env: list(env.get(name, []))
+        if val == "(":
+            e = self.or_()
+            self.take(")")
+            return e
+        if val in ("true", "false"):
+            b = val == "true"
+            return lambda c, env: [b]
+        self.i -= 1
+        return self.step(lambda c, env: c)
+
+    def step(self, base: Expr) -> Expr:
+        kind, name = self.take()
+        if kind != "id":
+            raise ConfigError(f"FHIRPath: expected a name in {self.text!r}")
+        name = name.strip("`")
+        if self.peek() != "(":
+            return _Member(base, name)
+        self.take("(")
+        if name not in _FUNCS:
+            raise ConfigError(f"FHIRPath: function {name}() is not supported in {self.text!r}")
+        args_src: list[Expr] = []
+        raw: list[str] = []
+        while self.peek() != ")":
+            start = self.i
+            args_src.append(self.or_())
+            raw.append(" ".join(t[1] for t in self.toks[start : self.i]))
+            if self.peek() == ",":
+                self.take()
+        self.take(")")
+        return _function(name, base, args_src, raw)
+
+
+def _function(name: str, base: Expr, args: list[Expr], raw: list[str]) -> Expr:
+    if name == "first":
+        return lambda c, env: base(c, env)[:1]
+    if name == "last":
+        return lambda c, env: base(c, env)[-1:]
+    if name == "exists":
+        if args:
+            return lambda c, env: [any(_truth(args[0]([x], env)) for x in base(c, env))]
+        return lambda c, env: [bool(base(c, env))]
+    if name == "empty":
+        return lambda c, env: [not base(c, env)]
+    if name == "count":
+        return lambda c, env: [len(base(c, env))]
+    if name == "not":
+        return lambda c, env: _bool(not _truth(base(c, env)))
+    if name == "join":
+        return lambda c, env: [(args[0]([], env)[0] if args else "").join(str(x) for x in base(c, env))]
+    if name == "where":
+        return lambda c, env: [x for x in base(c, env) if _truth(args[0]([x], env))]
+    if name == "extension":
+        return lambda c, env: [
+            e for item in base(c, env) for e in _children(item, "extension")
+            if isinstance(e, dict) and [e.get("url")] == args[0]([], env)
+        ]
+    if name == "ofType":
+        type_name = raw[0].split(".")[-1].strip()
+
+        def of_type(c: Coll, env: dict[str, Any]) -> Coll:
+            # ofType on a choice element: re-navigate the parent with the typed name.
+            return [v for x in base(c, env) for v in ([x] if _is_type(x, type_name) else [])]
+
+        return _retarget_choice(base, type_name) or of_type
+    if name == "getResourceKey":
+        return lambda c, env: [x["id"] for x in base(c, env) if isinstance(x, dict) and "id" in x]
+    if name == "getReferenceKey":
+        want = raw[0].strip() if raw else None
+
+        def ref_key(c: Coll, env: dict[str, Any]) -> Coll:
+            out = []
+            for x in base(c, env):
+                ref = x.get("reference", "") if isinstance(x, dict) else ""
+                rtype, _, rid = ref.rpartition("/")
+                if rid and (want is None or rtype.split("/")[-1] == want):
+                    out.append(rid)
+            return out
+
+        return ref_key
+    raise ConfigError(f"FHIRPath: function {name}() is not supported")
+
+
+class _Member:
+    """``base.name``; remembers both so ``ofType()`` can resolve a choice element's typed name."""
+
+    def __init__(self, parent: Expr, name: str) -> None:
+        self.parent, self.name = parent, name
+
+    def __call__(self, c: Coll, env: dict[str, Any]) -> Coll:
+        return [x for item in self.parent(c, env) for x in _children(item, self.name)]
+
+
+def _retarget_choice(base: Expr, type_name: str) -> Expr | None:
+    if not isinstance(base, _Member):
+        return None
+    parent, elem = base.parent, base.name
+    return lambda c, env: [v for item in parent(c, env) if isinstance(item, dict)
+                           for v in _choice(item, elem, type_name)]
+
+
+def _is_type(x: Any, type_name: str) -> bool:
+    t = type_name.lower()
+    if t == "string":
+        return isinstance(x, str)
+    if t == "integer":
+        return isinstance(x, int) and not isinstance(x, bool)
+    if t == "boolean":
+        return isinstance(x, bool)
+    if t == "decimal":
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+    return isinstance(x, dict) and x.get("resourceType") == type_name
+
+
+def _truth(coll: Coll) -> bool:
+    return bool(coll) and coll[0] is not False
+
+
+def _bool(b: bool) -> Coll:
+    return [b]
+
+
+def _compare(op: str, a: Coll, b: Coll) -> Coll:
+    if not a or not b:
+        return []
+    x, y = a[0], b[0]
+    try:
+        if op == "=":
+            return [x == y]
+        if op == "!=":
+            return [x != y]
+        if op == ">":
+            return [x > y]
+        if op == "<":
+            return [x < y]
+        if op == ">=":
+            return [x >= y]
+        return [x <= y]
+    except TypeError:
+        return []
+
+
+def compile_path(text: str) -> Expr:
+    """Compile a FHIRPath expression of the supported subset; evaluate as ``expr([resource], env)``."""
+    return _Parser(text).parse()

@@ -1,0 +1,49 @@
+"""Error records: one FHIR R4 OperationOutcome per rejected source unit.
+
+https://hl7.org/fhir/R4/operationoutcome.html — the file and the place in it travel in
+``issue.diagnostics`` (human text) and in two extensions (machine-readable), because
+``issue.location`` is meant for XPath into a FHIR resource, not for X12 segment positions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from etl.errors import InputError, Location
+from etl.fhir.ids import IdFactory
+
+EXT_SOURCE_FILE = "https://fhirflow.dev/fhir/StructureDefinition/source-file"
+EXT_SOURCE_LOCATION = "https://fhirflow.dev/fhir/StructureDefinition/source-location"
+
+
+def issue(severity: str, code: str, text: str, expression: str | None = None) -> dict[str, Any]:
+    """One ``OperationOutcome.issue``."""
+    out: dict[str, Any] = {"severity": severity, "code": code, "details": {"text": text}}
+    if expression:
+        out["expression"] = [expression]
+    return out
+
+
+def to_fhir_operation_outcome(
+    error: InputError, ids: IdFactory, *, warnings: list[str] | None = None
+) -> dict[str, Any]:
+    """The error record for ``error``. Its id is keyed on the location and message, so a re-run
+    writes the same record.
+
+    :return: https://hl7.org/fhir/R4/operationoutcome.html
+    """
+    loc = error.location or Location(file="<unknown>")
+    text = error.message
+    diagnostics = f"{loc.file}: {loc.where}: {text}" if loc.where else f"{loc.file}: {text}"
+    issues = [issue("error", error.code, text, loc.expression)]
+    issues[0]["diagnostics"] = diagnostics
+    issues += [issue("warning", "informational", w) for w in warnings or []]
+    return {
+        "resourceType": "OperationOutcome",
+        "id": ids.make("OperationOutcome", loc.file, loc.where, loc.expression, text),
+        "extension": [
+            {"url": EXT_SOURCE_FILE, "valueString": loc.file},
+            {"url": EXT_SOURCE_LOCATION, "valueString": loc.where or "whole file"},
+        ],
+        "issue": issues,
+    }

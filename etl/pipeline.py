@@ -1,0 +1,150 @@
+"""Convert input files to a staged output folder: the ``convert`` step of CLI and DAGs.
+
+Every unit read from an input ends in exactly one place: resources in ``fhir/`` (and their rows in
+``parquet/``), an OperationOutcome in ``errors/``, or a skip recorded in the summary (an X12
+interchange already loaded). A rejected unit never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from etl.config import JobConfig
+from etl.errors import InputError, Location, ParseError
+from etl.fhir.context import MappingContext
+from etl.fhir.outcome import issue, to_fhir_operation_outcome
+from etl.sources.registry import detect, get_source
+from etl.stage.manifest import build_manifest
+from etl.stage.ndjson import NdjsonSink
+from etl.stage.output import fresh_staging, publish
+from etl.stage.parquet import ndjson_to_parquet
+from etl.stage.views import load_views
+from etl.summary import FileSummary, RunSummary
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # (file name, file index, units so far)
+
+
+def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
+    """Files named, plus the files inside named folders (sorted, hidden files left out)."""
+    out: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+        else:
+            out.append(p)
+    return out
+
+
+def convert(
+    inputs: Sequence[Path],
+    out: Path,
+    config: JobConfig,
+    *,
+    progress: Progress | None = None,
+    format_name: str | None = None,
+) -> RunSummary:
+    """Convert ``inputs`` into ``out``; returns the run summary (also written to the manifest)."""
+    files = expand_inputs(inputs)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = fresh_staging(out)
+    fhir = NdjsonSink(staging / "fhir", config.ndjson_max_bytes)
+    errors = NdjsonSink(staging / "errors", config.ndjson_max_bytes)
+    warnings = NdjsonSink(staging / "warnings", config.ndjson_max_bytes)
+    summary = RunSummary()
+    used: dict[str, Any] = {}
+    units = 0
+    ctx = MappingContext(config.id_salt, config.strictness, config.source_timezone)
+
+    for index, path in enumerate(files):
+        fs = FileSummary(name=path.name)
+        summary.files.append(fs)
+        try:
+            fs.format = format_name or detect(path)
+        except InputError as exc:
+            _reject(errors, fs, exc.at(Location(file=path.name)), ctx)
+            continue
+        except OSError as exc:
+            _reject(errors, fs, ParseError(f"cannot read the file: {exc.strerror}", Location(path.name)), ctx)
+            continue
+        source = used.setdefault(fs.format, get_source(fs.format))
+        for unit in source.read(path, config):
+            units += 1
+            if progress and units % 200 == 0:
+                progress(path.name, index, units)
+            if unit.skip:
+                fs.skipped += 1
+                if unit.note and unit.note not in fs.notes:
+                    fs.notes.append(unit.note)
+                continue
+            if unit.error is not None:
+                _reject(errors, fs, unit.error.at(unit.location), ctx)
+                continue
+            ctx.warnings = list(unit.warnings)
+            try:
+                resources = source.to_fhir(unit.record, ctx, config)
+            except InputError as exc:
+                ctx.take_warnings()
+                _reject(errors, fs, exc.at(unit.location), ctx)
+                continue
+            fs.attempted += 1
+            fs.succeeded += 1
+            for resource in resources:
+                fhir.write(resource)
+            found = ctx.take_warnings()
+            if found:
+                fs.warnings += len(found)
+                warnings.write(_warning_record(unit.location, found, ctx))
+        if progress:
+            progress(path.name, index + 1, units)
+        log.info("converted %s: %d/%d units, %d rejected", path.name, fs.succeeded, fs.attempted, fs.rejected)
+
+    written = fhir.close()
+    error_files = errors.close()
+    warning_files = warnings.close()
+    outputs: dict[str, list[tuple[str, int]]] = {}
+    views = load_views() if config.parquet else {}
+    for rtype, parts in written.items():
+        for i, (p, count) in enumerate(parts):
+            summary.resources[rtype] += count
+            outputs.setdefault(rtype, []).append((f"fhir/{p.name}", count))
+            if config.parquet:
+                dst = staging / "parquet" / rtype / f"part-{i:03d}.parquet"
+                ndjson_to_parquet(p, dst, views.get(rtype), config.parquet_row_group)
+    err_list = [(f"errors/{p.name}", n) for parts in error_files.values() for p, n in parts]
+    summary.errors = sum(n for _, n in err_list)
+    doc = build_manifest(
+        config.transaction_time or datetime.now(UTC).isoformat(timespec="seconds"),
+        outputs,
+        err_list,
+        summary.to_dict(),
+    )
+    doc["extension"]["https://fhirflow.dev/warnings"] = [
+        {"url": f"warnings/{p.name}", "count": n} for parts in warning_files.values() for p, n in parts
+    ]
+    publish(out, staging, doc)
+    for source in used.values():
+        finish = getattr(source, "finish", None)
+        if finish is not None:
+            finish(config, out)
+    return summary
+
+
+def _reject(sink: NdjsonSink, fs: FileSummary, exc: InputError, ctx: MappingContext) -> None:
+    fs.attempted += 1
+    fs.rejected += 1
+    sink.write(to_fhir_operation_outcome(exc, ctx))
+    log.warning("rejected a unit of %s: %s", fs.name, exc.code)
+
+
+def _warning_record(loc: Location, warnings: list[str], ctx: MappingContext) -> dict[str, Any]:
+    record = to_fhir_operation_outcome(
+        InputError("converted with warnings", loc, code="informational"), ctx
+    )
+    record["issue"] = [issue("warning", "informational", w) for w in warnings]
+    return record

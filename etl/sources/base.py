@@ -1,0 +1,55 @@
+"""The contract between the pipeline and a source format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+from etl.config import JobConfig
+from etl.errors import InputError, Location
+from etl.fhir.context import MappingContext
+
+R = TypeVar("R")
+Resource = dict[str, Any]
+
+
+@dataclass
+class Unit(Generic[R]):
+    """One unit of conversion and of rejection: an HL7v2 message, an X12 transaction set, a C-CDA
+    document, a DICOM file. Either ``record`` is set, or ``error`` says why it could not be read.
+
+    ``skip`` marks a unit deliberately not converted (e.g. an X12 interchange already loaded): it
+    counts as skipped, neither converted nor rejected; ``note`` says why.
+    """
+
+    location: Location
+    record: R | None = None
+    error: InputError | None = None
+    skip: bool = False
+    note: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+class Source(Protocol[R]):
+    """A source format: how to recognise it, read it unit by unit, and map a unit to FHIR."""
+
+    name: str
+
+    def sniff(self, head: bytes) -> bool:
+        """True if the first bytes of a file (up to 4 KiB, BOM included) look like this format."""
+        ...
+
+    def read(self, path: Path, config: JobConfig) -> Iterator[Unit[R]]:
+        """Stream the units of one file. Never raises :class:`InputError`: a broken unit or
+        envelope is yielded as a ``Unit`` with ``error`` set, and reading goes on where it can."""
+        ...
+
+    def to_fhir(self, record: R, ctx: MappingContext, config: JobConfig) -> list[Resource]:
+        """Map one unit to resources; raise :class:`InputError` to reject the unit."""
+        ...
+
+    def finish(self, config: JobConfig, out_dir: Path) -> None:
+        """Called once after every file was read and all output is published (e.g. a ledger)."""
+        ...

@@ -1,0 +1,56 @@
+"""Which source format a file is, decided from its first bytes.
+
+Formats are imported lazily so that ``fhirflow --help`` and DAG parsing stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from etl.errors import UnsupportedError, Location
+
+# name -> "module:ClassName"; order matters only when two formats could both match.
+FORMATS: dict[str, str] = {
+    "x12": "etl.sources.x12.source:X12Source",
+    "hl7v2": "etl.sources.hl7v2.source:Hl7v2Source",
+    "ccda": "etl.sources.ccda.source:CcdaSource",
+    "dicom": "etl.sources.dicom.source:DicomSource",
+}
+
+_loaded: dict[str, Any] = {}
+
+
+def get_source(name: str) -> Any:
+    """The Source object of format ``name`` (``x12``, ``hl7v2``, ``ccda``, ``dicom``)."""
+    if name not in _loaded:
+        module, _, cls = FORMATS[name].partition(":")
+        _loaded[name] = getattr(importlib.import_module(module), cls)()
+    return _loaded[name]
+
+
+def available() -> list[str]:
+    """Formats whose module is present in this installation."""
+    out = []
+    for name, target in FORMATS.items():
+        try:
+            importlib.import_module(target.partition(":")[0])
+        except ModuleNotFoundError:
+            continue
+        out.append(name)
+    return out
+
+
+def detect(path: Path) -> str:
+    """The name of the format of ``path``; :class:`UnsupportedError` if none recognises it."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    for name in available():
+        if get_source(name).sniff(head):
+            return name
+    raise UnsupportedError(
+        "not a recognised input: expected X12 (starts with ISA), HL7v2 (MSH/FHS/BHS), "
+        "C-CDA (XML ClinicalDocument) or DICOM (DICM preamble)",
+        Location(file=path.name),
+    )

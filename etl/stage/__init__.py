@@ -1,0 +1,1 @@
+"""Staging: NDJSON per resource type, Parquet per resource type, and the manifest."""

@@ -1,0 +1,168 @@
+"""Run SQL-on-FHIR v2 ViewDefinitions over resources: the flat columns of the Parquet tables.
+
+The views live in ``schemas/views/<ResourceType>.json`` (declarative, reviewed like code). Each
+Parquet table gets the view's columns plus ``resource`` (the whole resource as JSON), so analysts
+query flat columns and can still reach anything else with DuckDB's JSON functions.
+
+Spec: https://build.fhir.org/ig/FHIR/sql-on-fhir-v2/StructureDefinition-ViewDefinition.html
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from etl.errors import ConfigError
+from etl.fhir.fhirpath import Expr, compile_path
+
+VIEWS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "views"
+
+# FHIR primitive -> Arrow type. Dates stay strings: FHIR dates carry their precision ("2024",
+# "2024-05") and a timestamp column would invent days and months.
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "boolean": pa.bool_(),
+    "integer": pa.int64(),
+    "unsignedInt": pa.int64(),
+    "positiveInt": pa.int64(),
+    "integer64": pa.int64(),
+    "decimal": pa.float64(),
+}
+
+
+@dataclass
+class _Column:
+    name: str
+    expr: Expr
+    type: str
+    collection: bool
+
+
+@dataclass
+class _Select:
+    columns: list[_Column]
+    selects: list[_Select]
+    for_each: Expr | None
+    or_null: bool
+    union: list[_Select]
+
+
+def _compile_select(node: dict[str, Any]) -> _Select:
+    fe = node.get("forEach") or node.get("forEachOrNull")
+    return _Select(
+        columns=[
+            _Column(c["name"], compile_path(c["path"]), c.get("type", "string"), bool(c.get("collection")))
+            for c in node.get("column", [])
+        ],
+        selects=[_compile_select(s) for s in node.get("select", [])],
+        for_each=compile_path(fe) if fe else None,
+        or_null="forEachOrNull" in node,
+        union=[_compile_select(s) for s in node.get("unionAll", [])],
+    )
+
+
+class View:
+    """A compiled ViewDefinition."""
+
+    def __init__(self, definition: dict[str, Any]) -> None:
+        self.definition = definition
+        self.resource = definition.get("resource")
+        if not self.resource:
+            raise ConfigError(f"ViewDefinition {definition.get('name')!r} has no 'resource'")
+        self.constants = {
+            c["name"]: [next(v for k, v in c.items() if k.startswith("value"))]
+            for c in definition.get("constant", [])
+        }
+        self.where = [compile_path(w["path"]) for w in definition.get("where", [])]
+        self.select = _compile_select({"select": definition.get("select", [])})
+        self.columns = _column_defs(definition.get("select", []))
+        names = [c[0] for c in self.columns]
+        if len(names) != len(set(names)):
+            raise ConfigError(f"ViewDefinition {definition.get('name')!r} repeats a column name")
+
+    def arrow_schema(self) -> pa.Schema:
+        """Arrow schema of the view's columns (collections become lists)."""
+        fields = []
+        for name, ftype, coll in self.columns:
+            t = ARROW_TYPES.get(ftype, pa.string())
+            fields.append(pa.field(name, pa.list_(t) if coll else t))
+        return pa.schema(fields)
+
+    def rows(self, resource: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows one resource contributes (several when the view uses forEach)."""
+        if resource.get("resourceType") != self.resource:
+            return []
+        env = self.constants
+        for w in self.where:
+            res = w([resource], env)
+            if not (res and res[0] is True):
+                return []
+        return list(_eval(self.select, resource, env))
+
+
+def _column_defs(selects: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
+    out: list[tuple[str, str, bool]] = []
+    for s in selects:
+        out += [(c["name"], c.get("type", "string"), bool(c.get("collection"))) for c in s.get("column", [])]
+        out += _column_defs(s.get("select", []))
+        if s.get("unionAll"):
+            out += _column_defs(s["unionAll"][:1])
+    return out
+
+
+def _eval(sel: _Select, node: Any, env: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if sel.for_each is not None:
+        items = sel.for_each([node], env)
+        if not items:
+            if sel.or_null:
+                yield from _combine(sel, None, env)
+            return
+        for item in items:
+            yield from _combine(sel, item, env)
+    else:
+        yield from _combine(sel, node, env)
+
+
+def _combine(sel: _Select, node: Any, env: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    base: dict[str, Any] = {}
+    for col in sel.columns:
+        vals = col.expr([node], env) if node is not None else []
+        base[col.name] = vals if col.collection else (vals[0] if vals else None)
+        if not col.collection and len(vals) > 1:
+            raise ConfigError(f"column {col.name!r} returned {len(vals)} values; add first() or collection")
+    parts: list[list[dict[str, Any]]] = []
+    for child in sel.selects:
+        parts.append(list(_eval(child, node, env)) if node is not None else list(_nulls(child)))
+    if sel.union:
+        u: list[dict[str, Any]] = []
+        for child in sel.union:
+            u += list(_eval(child, node, env)) if node is not None else []
+        parts.append(u)
+    for combo in itertools.product(*parts):
+        row = dict(base)
+        for p in combo:
+            row.update(p)
+        yield row
+
+
+def _nulls(sel: _Select) -> Iterator[dict[str, Any]]:
+    row = {c.name: None for c in sel.columns}
+    for child in sel.selects:
+        for r in _nulls(child):
+            row.update(r)
+    yield row
+
+
+def load_views(folder: Path = VIEWS_DIR) -> dict[str, View]:
+    """The staging view of each resource type, keyed by resource type."""
+    views: dict[str, View] = {}
+    for path in sorted(folder.glob("*.json")):
+        view = View(json.loads(path.read_text()))
+        assert view.resource is not None
+        views[view.resource] = view
+    return views

@@ -1,0 +1,85 @@
+"""Per-run and per-file counts: what was attempted, converted, rejected, skipped, and written.
+
+Counts only, never content: summaries go to logs, XCom and the manifest, where PHI must not go.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class FileSummary:
+    """Counts for one input file. ``name`` is the file name (input names are not PHI by contract)."""
+
+    name: str
+    format: str = ""
+    attempted: int = 0
+    succeeded: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    warnings: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        """True when every unit converted (nothing rejected)."""
+        return self.rejected == 0
+
+
+@dataclass
+class RunSummary:
+    """Counts for a whole conversion run."""
+
+    files: list[FileSummary] = field(default_factory=list)
+    resources: Counter[str] = field(default_factory=Counter)
+    errors: int = 0
+
+    @property
+    def attempted(self) -> int:
+        return sum(f.attempted for f in self.files)
+
+    @property
+    def succeeded(self) -> int:
+        return sum(f.succeeded for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def skipped(self) -> int:
+        return sum(f.skipped for f in self.files)
+
+    @property
+    def warnings(self) -> int:
+        return sum(f.warnings for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready counts (the ``summary`` block of the manifest, the XCom of a DAG task)."""
+        return {
+            "attempted": self.attempted,
+            "succeeded": self.succeeded,
+            "rejected": self.rejected,
+            "skipped": self.skipped,
+            "warnings": self.warnings,
+            "resources": dict(sorted(self.resources.items())),
+            "files": [asdict(f) for f in self.files],
+        }
+
+    def render(self) -> str:
+        """A short human table: units per file, resources per type."""
+        lines = [f"units: {self.attempted} attempted, {self.succeeded} converted, "
+                 f"{self.rejected} rejected, {self.skipped} skipped, {self.warnings} warnings"]
+        for f in self.files:
+            flag = "" if f.clean else "  <- rejected units, see errors/"
+            lines.append(f"  {f.name} [{f.format}]: {f.succeeded}/{f.attempted} converted"
+                         f"{', ' + str(f.skipped) + ' skipped' if f.skipped else ''}{flag}")
+            lines += [f"    note: {n}" for n in f.notes]
+        lines.append("resources:")
+        width = max((len(t) for t in self.resources), default=10)
+        lines += [f"  {t:<{width}} {n:>9}" for t, n in sorted(self.resources.items())]
+        lines.append(f"  {'errors':<{width}} {self.errors:>9}")
+        return "\n".join(lines)
