@@ -22,7 +22,7 @@ Expr = Callable[[Coll, dict[str, Any]], Coll]
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<num>\d+(?:\.\d+)?)|(?P<const>%[A-Za-z_]\w*)"
-    r"|(?P<id>[A-Za-z_]\w*|`[^`]+`)|(?P<op>!=|>=|<=|[.()\[\],=<>+|]))"
+    r"|(?P<id>\$this|[A-Za-z_]\w*|`[^`]+`)|(?P<op>!=|>=|<=|[.()\[\],=<>+|]))"
 )
 _FUNCS = {"first", "last", "exists", "empty", "count", "join", "where", "ofType", "extension",
           "getResourceKey", "getReferenceKey", "not"}
@@ -124,9 +124,14 @@ class _Parser:
         expr = self.term()
         while self.peek() in (".", "["):
             if self.take()[1] == "[":
-                idx = int(self.take()[1])
+                index = self.or_()
                 self.take("]")
-                expr = lambda c, env, e=expr, i=idx: e(c, env)[i : i + 1]  # noqa: E731
+
+                def indexed(c: Coll, env: dict[str, Any], e: Expr = expr, ix: Expr = index) -> Coll:
+                    i = ix(c, env)
+                    return e(c, env)[i[0] : i[0] + 1] if i and isinstance(i[0], int) else []
+
+                expr = indexed
             else:
                 expr = self.step(expr)
         return expr
@@ -146,6 +151,8 @@ class _Parser:
             e = self.or_()
             self.take(")")
             return e
+        if val == "$this":
+            return lambda c, env: c
         if val in ("true", "false"):
             b = val == "true"
             return lambda c, env: [b]
@@ -283,6 +290,15 @@ def _compare(op: str, a: Coll, b: Coll) -> Coll:
         return []
 
 
-def compile_path(text: str) -> Expr:
-    """Compile a FHIRPath expression of the supported subset; evaluate as ``expr([resource], env)``."""
-    return _Parser(text).parse()
+def compile_path(text: str, constants: set[str] | None = None) -> Expr:
+    """Compile a FHIRPath expression of the supported subset; evaluate as ``expr([resource], env)``.
+
+    With ``constants`` given, a ``%name`` not among them is an error now rather than an empty
+    value later.
+    """
+    parser = _Parser(text)
+    if constants is not None:
+        for kind, val in parser.toks:
+            if kind == "const" and val[1:] not in constants:
+                raise ConfigError(f"FHIRPath: constant {val} is not defined in the view")
+    return parser.parse()

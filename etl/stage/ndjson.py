@@ -30,11 +30,9 @@ def dumps(resource: dict[str, Any]) -> bytes:
 
 
 def _key(resource_id: str) -> int:
-    # 64 bits of the id keep the seen-set small for millions of resources; ids are already hashes.
-    try:
-        return int(resource_id[:16], 16)
-    except ValueError:
-        return hash(resource_id)
+    # A 64-bit hash keeps the seen-set small for millions of resources (an int, not the string);
+    # a collision would need ~4e9 ids in one run.
+    return hash(resource_id)
 
 
 @dataclass

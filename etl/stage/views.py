@@ -52,17 +52,24 @@ class _Select:
     union: list[_Select]
 
 
-def _compile_select(node: dict[str, Any]) -> _Select:
+def _compile_select(node: dict[str, Any], consts: set[str]) -> _Select:
     fe = node.get("forEach") or node.get("forEachOrNull")
+    if fe is not None and not isinstance(fe, str):
+        raise ConfigError(f"forEach must be a FHIRPath string, not {fe!r}")
+    union = node.get("unionAll", [])
+    if union:
+        shapes = {tuple(c[0] for c in _column_defs([u])) for u in union}
+        if len(shapes) > 1:
+            raise ConfigError("every unionAll branch must have the same columns in the same order")
     return _Select(
         columns=[
-            _Column(c["name"], compile_path(c["path"]), c.get("type", "string"), bool(c.get("collection")))
+            _Column(c["name"], compile_path(c["path"], consts), c.get("type", "string"), bool(c.get("collection")))
             for c in node.get("column", [])
         ],
-        selects=[_compile_select(s) for s in node.get("select", [])],
-        for_each=compile_path(fe) if fe else None,
+        selects=[_compile_select(s, consts) for s in node.get("select", [])],
+        for_each=compile_path(fe, consts) if fe else None,
         or_null="forEachOrNull" in node,
-        union=[_compile_select(s) for s in node.get("unionAll", [])],
+        union=[_compile_select(s, consts) for s in union],
     )
 
 
@@ -74,12 +81,15 @@ class View:
         self.resource = definition.get("resource")
         if not self.resource:
             raise ConfigError(f"ViewDefinition {definition.get('name')!r} has no 'resource'")
-        self.constants = {
-            c["name"]: [next(v for k, v in c.items() if k.startswith("value"))]
-            for c in definition.get("constant", [])
-        }
-        self.where = [compile_path(w["path"]) for w in definition.get("where", [])]
-        self.select = _compile_select({"select": definition.get("select", [])})
+        self.constants: dict[str, list[Any]] = {}
+        for c in definition.get("constant", []):
+            values = [v for k, v in c.items() if k.startswith("value")]
+            if len(values) != 1:
+                raise ConfigError(f"constant {c.get('name')!r} needs exactly one value[x]")
+            self.constants[c["name"]] = values
+        consts = set(self.constants)
+        self.where = [compile_path(w["path"], consts) for w in definition.get("where", [])]
+        self.select = _compile_select({"select": definition.get("select", [])}, consts)
         self.columns = _column_defs(definition.get("select", []))
         names = [c[0] for c in self.columns]
         if len(names) != len(set(names)):
@@ -100,6 +110,8 @@ class View:
         env = self.constants
         for w in self.where:
             res = w([resource], env)
+            if res and not isinstance(res[0], bool):
+                raise ConfigError("a ViewDefinition 'where' path must give a boolean")
             if not (res and res[0] is True):
                 return []
         return list(_eval(self.select, resource, env))

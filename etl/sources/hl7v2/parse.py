@@ -74,6 +74,7 @@ class _Batch:
     kind: str  # BHS or FHS
     messages: int = 0
     batches: int = 0
+    loose: int = 0  # FHS only: messages outside any BHS (an implicit batch, as senders do)
 
 
 def read_messages(path: Path) -> Iterator[Unit[Message]]:
@@ -94,6 +95,8 @@ def read_messages(path: Path) -> Iterator[Unit[Message]]:
         index += 1
         if bhs is not None:
             bhs.messages += 1
+        elif fhs is not None:
+            fhs.loose += 1
         unit = _to_unit(name, RawMessage(index, start_line, current))
         current = []
         return unit
@@ -132,9 +135,10 @@ def read_messages(path: Path) -> Iterator[Unit[Message]]:
                 if fhs is None:
                     envelope_errors.append(EnvelopeError(f"FTS at line {lineno} without an FHS", Location(name, f"line {lineno}")))
                 else:
-                    if count is not None and count != fhs.batches:
+                    batches = fhs.batches + (1 if fhs.loose else 0)
+                    if count is not None and count != batches:
                         envelope_errors.append(EnvelopeError(
-                            f"FTS-1 says the file has {count} batches, but {fhs.batches} were found",
+                            f"FTS-1 says the file has {count} batches, but {batches} were found",
                             Location(name, f"file header at line {fhs.header_line}", "FTS-1")))
                     fhs = None
         elif current:

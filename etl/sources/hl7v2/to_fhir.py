@@ -359,7 +359,9 @@ def _observation_value(obx: Segment, obs: Resource, ctx: MappingContext) -> None
         if when:
             obs["valueDateTime"] = when
     else:  # ST, TX, FT and anything textual
-        obs["valueString"] = "\n".join(r.get(1) if vtype != "FT" else r.raw for r in reps)
+        text = "\n".join(r.get(1) if vtype != "FT" else r.raw for r in reps).strip()
+        if text:
+            obs["valueString"] = text
 
 
 def to_fhir_diagnostic_report(

@@ -1,0 +1,147 @@
+"""Build the file-driven DAGs (``hl7v2_batches``, ``x12_claims``, ``ccda_documents``, …).
+
+Each DAG has the same shape, so it is built here once and each file in ``dags/`` is three lines::
+
+    claim ──> convert (mapped per batch) ──> load (mapped per batch) ──> settle
+
+- ``claim`` moves landed files into the run's work folder (atomic; a retry re-uses them) and
+  splits them into batches; mapping is per batch of files, never per file or message, so the
+  scheduler stays healthy on big drops.
+- ``convert`` writes ``work/<fmt>/<run>/out/batch-NNN`` (a transaction: see :mod:`etl.stage.output`).
+- ``load`` runs ``$import``; transient server faults raise and Airflow retries with backoff,
+  permanent ones fail at once (``AirflowFailException``).
+- ``settle`` archives clean inputs and quarantines those with rejected units (next to their error
+  records), then **fails the run** if anything was rejected, so the Airflow UI shows it.
+
+Settings come from DAG params (defaults from the environment when the DAG file is parsed:
+``FHIRFLOW_HOME``, ``FHIRFLOW_FHIR_URL``, ``FHIRFLOW_ID_SALT``); task bodies build one
+:class:`etl.config.JobConfig` from them. Nothing heavy is imported at parse time.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Param, get_current_context, task
+
+
+def _config(params: dict[str, Any], transaction_time: str | None) -> Any:
+    from etl.config import ImportConfig, JobConfig, Strictness
+
+    return JobConfig(
+        id_salt=params["id_salt"],
+        strictness=Strictness(params["strictness"]),
+        transaction_time=transaction_time,
+        source_timezone=params.get("source_timezone") or None,
+        load=ImportConfig(fhir_url=params["fhir_url"], max_retry_after_s=float(params["max_retry_after_s"]),
+                          timeout_s=float(params["import_timeout_s"])),
+    )
+
+
+def _run_key() -> tuple[str, str, str | None]:
+    """(run id, partition day, transaction time) of the current run, from its data interval."""
+    ctx = get_current_context()
+    run_id = str(ctx["run_id"])
+    start = ctx.get("data_interval_start") or ctx.get("logical_date")
+    end = ctx.get("data_interval_end") or start
+    day = start.strftime("%Y-%m-%d") if start is not None else run_id
+    return run_id, day, end.isoformat() if end is not None else None
+
+
+def build_file_dag(
+    dag_id: str,
+    fmt: str,
+    *,
+    schedule: str | None,
+    doc_md: str,
+    tags: list[str],
+) -> DAG:
+    """A landing-folder → FHIR DAG for source format ``fmt``."""
+    default_params = {
+        "root": Param(os.environ.get("FHIRFLOW_HOME", "/var/lib/fhirflow"), type="string",
+                      description="root folder with landing/, work/, archive/, quarantine/"),
+        "fhir_url": Param(os.environ.get("FHIRFLOW_FHIR_URL", "http://127.0.0.1:8080/fhir"), type="string"),
+        "id_salt": Param(os.environ.get("FHIRFLOW_ID_SALT", "fhirflow-default-salt"), type="string"),
+        "strictness": Param("warn", enum=["ignore", "warn", "raise"]),
+        "source_timezone": Param(os.environ.get("FHIRFLOW_SOURCE_TZ", ""), type="string"),
+        "batch_files": Param(50, type="integer", minimum=1),
+        "max_retry_after_s": Param(30, type="number", minimum=0),
+        "import_timeout_s": Param(3600, type="number", minimum=1),
+    }
+    with DAG(
+        dag_id=dag_id,
+        schedule=schedule,
+        catchup=False,
+        max_active_runs=1,
+        tags=tags,
+        doc_md=doc_md,
+        params=default_params,
+        default_args={
+            "owner": "fhirflow",
+            "retries": 3,
+            "retry_delay": timedelta(seconds=30),
+            "retry_exponential_backoff": True,
+            "max_retry_delay": timedelta(minutes=10),
+        },
+    ) as dag:
+
+        @task(task_id="claim")
+        def claim_task() -> list[dict[str, Any]]:
+            from pathlib import Path
+
+            from etl.flows.tasks import claim_batches
+
+            params = get_current_context()["params"]
+            run_id, _, _ = _run_key()
+            return claim_batches(Path(params["root"]), fmt, run_id, max_files=int(params["batch_files"]))
+
+        @task(task_id="convert")
+        def convert_task(batch: dict[str, Any]) -> dict[str, Any]:
+            from pathlib import Path
+
+            from etl.flows.tasks import convert_batch
+
+            params = get_current_context()["params"]
+            run_id, _, tt = _run_key()
+            return convert_batch(Path(params["root"]), fmt, run_id, batch, _config(params, tt))
+
+        @task(task_id="load")
+        def load_task(result: dict[str, Any]) -> dict[str, Any]:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from etl.errors import ConfigError, PermanentLoadError
+            from etl.flows.tasks import load_batch
+
+            params = get_current_context()["params"]
+            try:
+                return load_batch(result, _config(params, None))
+            except (PermanentLoadError, ConfigError) as exc:
+                raise AirflowFailException(str(exc)) from exc
+
+        @task(task_id="settle")
+        def settle_task(results: list[dict[str, Any]], loaded: list[dict[str, Any]]) -> dict[str, Any]:
+            from pathlib import Path
+
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from etl.flows.landing import cleanup_run
+            from etl.flows.tasks import settle_inputs
+
+            params = get_current_context()["params"]
+            run_id, day, _ = _run_key()
+            root = Path(params["root"])
+            moved = settle_inputs(root, fmt, run_id, day, list(results))
+            cleanup_run(root, fmt, run_id)
+            if moved["rejected_units"]:
+                raise AirflowFailException(
+                    f"{moved['rejected_units']} unit(s) rejected in {moved['quarantined']} file(s); "
+                    f"inputs and error records are in quarantine/{fmt}/{day}/ (the rest was loaded)")
+            return moved
+
+        batches = claim_task()
+        converted = convert_task.expand(batch=batches)
+        loaded = load_task.expand(result=converted)
+        settle_task(converted, loaded)
+    return dag

@@ -1,0 +1,82 @@
+"""Shared fixtures: sample paths, configs, the real HAPI FHIR server, an Airflow metadata DB.
+
+Airflow reads its settings when first imported, so they are set here, before any test module runs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+VAR = ROOT / "var" / "test"
+
+os.environ["AIRFLOW_HOME"] = str(VAR / "airflow")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__PARALLELISM"] = "4"
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+
+HAPI_PORT = int(os.environ.get("HAPI_PORT", "8080"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture
+def config():  # type: ignore[no-untyped-def]
+    from etl.config import JobConfig
+
+    return JobConfig(id_salt="test-salt", transaction_time="2026-01-01T00:00:00+00:00")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/metadata", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def hapi_url() -> Iterator[str]:
+    """Base URL of a real HAPI FHIR server: one that answers (FHIRFLOW_TEST_FHIR_URL or
+    127.0.0.1:$HAPI_PORT), else one started now with docker/hapi/hapi.sh and stopped at the end."""
+    url = os.environ.get("FHIRFLOW_TEST_FHIR_URL", f"http://127.0.0.1:{HAPI_PORT}/fhir")
+    if _answers(url):
+        yield url
+        return
+    script = ROOT / "docker" / "hapi" / "hapi.sh"
+    proc = subprocess.run(["bash", str(script), "up", "--port", str(HAPI_PORT)], capture_output=True, text=True)
+    if proc.returncode != 0 or not _answers(url):
+        pytest.fail(f"could not start HAPI FHIR ({script} up):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    try:
+        yield url
+    finally:
+        if not os.environ.get("FHIRFLOW_KEEP_HAPI"):
+            subprocess.run(["bash", str(script), "down", "--port", str(HAPI_PORT)], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata DB (SQLite under var/test/airflow), made once per run."""
+    home = Path(os.environ["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    marker = home / ".migrated"
+    if not marker.exists():
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True,
+                              env=os.environ.copy())
+        if proc.returncode != 0:
+            pytest.fail(f"airflow db migrate failed:\n{proc.stderr[-3000:]}")
+        marker.write_text(f"{time.monotonic() - started:.1f}s\n")
+    return home
