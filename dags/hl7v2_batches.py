@@ -1,4 +1,4 @@
-"""HL7 v2 batches from the landing folder to FHIR (see etl.flows.dag_factory for the shape)."""
+"""Airflow DAG: HL7 v2 batches from the landing folder to FHIR (shape: etl.flows.dag_factory)."""
 
 from etl.flows.dag_factory import build_file_dag
 

@@ -88,16 +88,14 @@ class _Parser:
         left = self.and_()
         while self.peek() == "or":
             self.take()
-            a, b = left, self.and_()
-            left = lambda c, env, a=a, b=b: _bool(_truth(a(c, env)) or _truth(b(c, env)))  # noqa: E731
+            left = _logic(left, self.and_(), any)
         return left
 
     def and_(self) -> Expr:
         left = self.cmp()
         while self.peek() == "and":
             self.take()
-            a, b = left, self.cmp()
-            left = lambda c, env, a=a, b=b: _bool(_truth(a(c, env)) and _truth(b(c, env)))  # noqa: E731
+            left = _logic(left, self.cmp(), all)
         return left
 
     def cmp(self) -> Expr:
@@ -105,19 +103,13 @@ class _Parser:
         op = self.peek()
         if op in ("=", "!=", ">", "<", ">=", "<="):
             self.take()
-            right = self.add()
-            return lambda c, env, a=left, b=right, op=op: _compare(op, a(c, env), b(c, env))
+            return _binary(op, left, self.add())
         return left
 
     def add(self) -> Expr:
         left = self.path()
         while self.peek() in ("+", "|"):
-            op = self.take()[1]
-            a, b = left, self.path()
-            if op == "|":
-                left = lambda c, env, a=a, b=b: a(c, env) + b(c, env)  # noqa: E731
-            else:
-                left = lambda c, env, a=a, b=b: ["".join(str(x) for x in a(c, env) + b(c, env))]  # noqa: E731
+            left = _binary(self.take()[1], left, self.path())
         return left
 
     def path(self) -> Expr:
@@ -260,6 +252,25 @@ def _is_type(x: Any, type_name: str) -> bool:
     if t == "decimal":
         return isinstance(x, (int, float)) and not isinstance(x, bool)
     return isinstance(x, dict) and x.get("resourceType") == type_name
+
+
+def _logic(a: Expr, b: Expr, combine: Callable[[list[bool]], bool]) -> Expr:
+    def run(c: Coll, env: dict[str, Any]) -> Coll:
+        return [combine([_truth(a(c, env)), _truth(b(c, env))])]
+
+    return run
+
+
+def _binary(op: str, a: Expr, b: Expr) -> Expr:
+    def run(c: Coll, env: dict[str, Any]) -> Coll:
+        x, y = a(c, env), b(c, env)
+        if op == "|":
+            return x + y
+        if op == "+":
+            return ["".join(str(v) for v in x + y)]
+        return _compare(op, x, y)
+
+    return run
 
 
 def _truth(coll: Coll) -> bool:

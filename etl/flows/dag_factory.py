@@ -7,7 +7,8 @@ Each DAG has the same shape, so it is built here once and each file in ``dags/``
 - ``claim`` moves landed files into the run's work folder (atomic; a retry re-uses them) and
   splits them into batches; mapping is per batch of files, never per file or message, so the
   scheduler stays healthy on big drops.
-- ``convert`` writes ``work/<fmt>/<run>/out/batch-NNN`` (a transaction: see :mod:`etl.stage.output`).
+- ``convert`` writes ``staged/<fmt>/<day>/<run>/batch-NNN`` (a transaction: see
+  :mod:`etl.stage.output`), partitioned by the run's data-interval day and kept for analysts.
 - ``load`` runs ``$import``; transient server faults raise and Airflow retries with backoff,
   permanent ones fail at once (``AirflowFailException``).
 - ``settle`` archives clean inputs and quarantines those with rejected units (next to their error
@@ -104,8 +105,8 @@ def build_file_dag(
             from etl.flows.tasks import convert_batch
 
             params = get_current_context()["params"]
-            run_id, _, tt = _run_key()
-            return convert_batch(Path(params["root"]), fmt, run_id, batch, _config(params, tt))
+            run_id, day, tt = _run_key()
+            return convert_batch(Path(params["root"]), fmt, run_id, day, batch, _config(params, tt))
 
         @task(task_id="load")
         def load_task(result: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +122,7 @@ def build_file_dag(
                 raise AirflowFailException(str(exc)) from exc
 
         @task(task_id="settle")
-        def settle_task(results: list[dict[str, Any]], loaded: list[dict[str, Any]]) -> dict[str, Any]:
+        def settle_task(results: Any, loaded: Any) -> dict[str, Any]:
             from pathlib import Path
 
             from airflow.sdk.exceptions import AirflowFailException

@@ -3,8 +3,9 @@
 Layout under a root folder (one sub-folder per source format)::
 
     landing/<fmt>/        producers drop files here (write as .name or name.part, then rename)
-    work/<fmt>/<run>/in/  files claimed by one run (moved atomically: no file is processed twice)
-    work/<fmt>/<run>/out/ converted output of that run, one folder per batch
+    work/<fmt>/<run>/     files claimed by one run (moved atomically: no file is processed twice)
+    staged/<fmt>/<day>/<run>/batch-NNN/  converted output (NDJSON, Parquet, errors, manifest),
+                          partitioned by the run's data-interval day; kept for analysts
     archive/<fmt>/<day>/  inputs that converted completely
     quarantine/<fmt>/<day>/ inputs with rejected units, beside their error records
 
@@ -27,12 +28,12 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "run"
 
 
-def folders(root: Path, fmt: str, run: str) -> dict[str, Path]:
+def folders(root: Path, fmt: str, run: str, day: str = "") -> dict[str, Path]:
     run = safe_name(run)
     return {
         "landing": root / "landing" / fmt,
-        "in": root / "work" / fmt / run / "in",
-        "out": root / "work" / fmt / run / "out",
+        "in": root / "work" / fmt / run,
+        "out": root / "staged" / fmt / safe_name(day or "undated") / run,
         "archive": root / "archive" / fmt,
         "quarantine": root / "quarantine" / fmt,
     }

@@ -22,11 +22,11 @@ def claim_batches(root: Path, fmt: str, run: str, max_files: int = 50, max_bytes
     return [{"index": i, "files": b} for i, b in enumerate(landing.batches(files, max_files, max_bytes))]
 
 
-def convert_batch(root: Path, fmt: str, run: str, batch: dict[str, Any], config: JobConfig) -> dict[str, Any]:
-    """Convert one batch into ``work/<fmt>/<run>/out/batch-NNN``; returns its counts and path."""
+def convert_batch(root: Path, fmt: str, run: str, day: str, batch: dict[str, Any], config: JobConfig) -> dict[str, Any]:
+    """Convert one batch into ``staged/<fmt>/<day>/<run>/batch-NNN``; returns its counts and path."""
     from etl.pipeline import convert
 
-    out = landing.folders(root, fmt, run)["out"] / f"batch-{int(batch['index']):03d}"
+    out = landing.folders(root, fmt, run, day)["out"] / f"batch-{int(batch['index']):03d}"
     summary = convert([Path(p) for p in batch["files"]], out, config, format_name=None)
     return {
         "out": str(out),

@@ -9,7 +9,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from etl.errors import UnsupportedError, Location
+from etl.errors import Location, UnsupportedError
 
 # name -> "module:ClassName"; order matters only when two formats could both match.
 FORMATS: dict[str, str] = {

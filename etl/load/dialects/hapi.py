@@ -62,7 +62,7 @@ class HapiDialect:
             raise PermanentLoadError(
                 f"$import kick-off was not accepted (HTTP {response.status_code}, expected 202 with "
                 f"Content-Location): {text}", status=response.status_code, outcome=outcome)
-        return urljoin(base_url.rstrip("/") + "/", location)
+        return str(urljoin(base_url.rstrip("/") + "/", str(location)))
 
     def read_status(self, response: httpx.Response) -> PollState:
         status = response.status_code

@@ -1,0 +1,145 @@
+"""The $import client against scripted servers (httpx.MockTransport): every status path, no sleeping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from etl.config import ImportConfig, JobConfig
+from etl.errors import ConfigError, PermanentLoadError, TransientLoadError
+from etl.load.importer import import_folder
+from etl.pipeline import convert
+
+HL7 = Path(__file__).resolve().parents[1] / "data" / "hl7v2" / "python-hl7"
+BASE = "http://fhir.test/fhir"
+POLL = f"{BASE}/$import-poll-status?_jobId=j1"
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("conv")
+    convert([HL7 / "sample_file1.hl7"], out, JobConfig(id_salt="s"))
+    return out
+
+
+def _cfg(**kw: object) -> JobConfig:
+    load = ImportConfig(fhir_url=BASE, public_base_url="http://files.test/out", max_retry_after_s=5,
+                        poll_interval_s=1, backoff_base_s=0.5, **kw)  # type: ignore[arg-type]
+    return JobConfig(load=load)
+
+
+class Server:
+    """A scripted FHIR server: kick-off answers, then poll answers in order; counts what it saw."""
+
+    def __init__(self, kickoff: list[httpx.Response], polls: list[httpx.Response], found: Callable[[int], int] = lambda n: n):
+        self.kickoff, self.polls, self.found = list(kickoff), list(polls), found
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.path.endswith("/$import"):
+            return self.kickoff.pop(0)
+        if "$import-poll-status" in str(request.url):
+            return self.polls.pop(0)
+        if request.url.path.endswith("/_search"):
+            ids = dict(httpx.QueryParams(request.content.decode()))["_id"].split(",")
+            return httpx.Response(200, json={"resourceType": "Bundle", "total": self.found(len(ids))})
+        return httpx.Response(404)
+
+
+def accepted() -> httpx.Response:
+    return httpx.Response(202, headers={"Content-Location": POLL})
+
+
+def running(retry: str = "120") -> httpx.Response:
+    return httpx.Response(202, headers={"X-Progress": "Job is in progress", "Retry-After": retry})
+
+
+def done() -> httpx.Response:
+    return httpx.Response(200, json={"resourceType": "OperationOutcome", "issue": [
+        {"severity": "information", "code": "informational", "diagnostics": "Job complete"}]})
+
+
+def _run(server: Server, folder: Path, cfg: JobConfig | None = None) -> tuple[object, list[float]]:
+    slept: list[float] = []
+    with httpx.Client(transport=httpx.MockTransport(server)) as client:
+        report = import_folder(folder, cfg or _cfg(), client=client, sleep=slept.append)
+    return report, slept
+
+
+def test_happy_path_kickoff_poll_verify(converted: Path) -> None:
+    server = Server([accepted()], [running(), running("1"), done()])
+    report, slept = _run(server, converted)
+    kick = server.requests[0]
+    assert kick.method == "POST" and kick.headers["Prefer"] == "respond-async"
+    assert kick.headers["Content-Type"] == "application/fhir+json"
+    body = json.loads(kick.content)
+    inputs = [{p["name"]: p.get("valueCode") or p.get("valueUri") for p in x["part"]}
+              for x in body["parameter"] if x["name"] == "input"]
+    assert inputs[0]["type"] == "Patient"  # patients load first
+    assert all(i["url"].startswith("http://files.test/out/fhir/") for i in inputs)
+    assert {p["name"] for p in body["parameter"]} >= {"inputFormat", "inputSource", "storageDetail", "input"}
+    assert slept == [5, 1]  # Retry-After 120 capped at max_retry_after_s
+    assert report.status_url == POLL and report.polls == 3  # type: ignore[attr-defined]
+    assert report.found == report.sent  # type: ignore[attr-defined]
+
+
+def test_transient_kickoff_is_retried_with_backoff(converted: Path) -> None:
+    server = Server([httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(503), accepted()], [done()])
+    _, slept = _run(server, converted)
+    assert slept == [2, 1.0]
+
+
+def test_permanent_kickoff_fails_at_once_with_server_words(converted: Path) -> None:
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "invalid",
+                                                               "diagnostics": "Must request async processing"}]}
+    server = Server([httpx.Response(400, json=outcome)], [])
+    with pytest.raises(PermanentLoadError, match="Must request async processing") as exc:
+        _run(server, converted)
+    assert exc.value.status == 400 and exc.value.outcome == outcome
+    assert len(server.requests) == 1
+
+
+def test_failed_job_500_is_permanent(converted: Path) -> None:
+    failed = httpx.Response(500, json={"resourceType": "OperationOutcome", "issue": [
+        {"severity": "error", "code": "processing", "diagnostics": "HAPI-2054: unable to fetch"}]})
+    server = Server([accepted()], [running(), failed])
+    with pytest.raises(PermanentLoadError, match="HAPI-2054"):
+        _run(server, converted)
+
+
+def test_cancelled_job_404(converted: Path) -> None:
+    server = Server([accepted()], [httpx.Response(404)])
+    with pytest.raises(PermanentLoadError, match="cancelled"):
+        _run(server, converted)
+
+
+def test_poll_timeout_is_transient(converted: Path) -> None:
+    server = Server([accepted()], [running()] * 50)
+    with pytest.raises(TransientLoadError, match="still running"):
+        _run(server, converted, _cfg(timeout_s=0))
+
+
+def test_network_errors_exhaust_retries_as_transient(converted: Path) -> None:
+    def broken(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("timed out", request=request)
+
+    with pytest.raises(TransientLoadError, match="ConnectTimeout after 5 attempts"):
+        _run(broken, converted)  # type: ignore[arg-type]
+
+
+def test_missing_resources_after_completion_fail(converted: Path) -> None:
+    server = Server([accepted()], [done()], found=lambda n: n - 1)
+    with pytest.raises(PermanentLoadError, match="missing on the server"):
+        _run(server, converted)
+
+
+def test_no_manifest_or_no_url_is_a_config_error(tmp_path: Path, converted: Path) -> None:
+    with pytest.raises(ConfigError, match="no manifest.json"):
+        import_folder(tmp_path, _cfg())
+    with pytest.raises(ConfigError, match="--fhir-url"):
+        import_folder(converted, JobConfig())
