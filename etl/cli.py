@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="IANA zone of source timestamps without an offset (default: keep the date only)")
     conv.add_argument("--transaction-time", help="manifest transactionTime (default: now)")
     conv.add_argument("--validate", action="store_true", help="X12: also run pyx12's validator where it has a map")
+    conv.add_argument("--ledger", type=Path,
+                      help="X12: ledger of loaded interchanges (default OUT/../.fhirflow-x12-ledger.json)")
+    conv.add_argument("--no-ledger", action="store_true", help="X12: do not detect re-sent interchanges")
+    conv.add_argument("--reprocess", action="store_true", help="X12: convert interchanges the ledger has seen")
 
     load = argparse.ArgumentParser(add_help=False)
     load.add_argument("--fhir-url", default=os.environ.get("FHIRFLOW_FHIR_URL"),
@@ -82,6 +86,8 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         transaction_time=args.transaction_time,
         source_timezone=args.timezone,
         x12_validate=args.validate,
+        x12_ledger=None if args.no_ledger else (args.ledger or args.out.resolve().parent / ".fhirflow-x12-ledger.json"),
+        x12_reprocess=args.reprocess,
         load=load,
     )
 

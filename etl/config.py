@@ -76,6 +76,11 @@ class JobConfig:
     transaction_time: str | None = None
     source_timezone: str | None = None  # IANA zone for source timestamps that carry none
     x12_validate: bool = False
+    x12_ledger: Path | None = None  # interchanges already loaded; None: no re-send detection
+    x12_reprocess: bool = False  # convert interchanges the ledger has seen anyway
+    ccda_max_bytes: int = 50 * 1024 * 1024  # larger C-CDA documents are rejected before parsing
+    ccda_embed_document: bool = True  # keep the original CDA (base64) in a DocumentReference
+    run_id: str | None = None  # who writes this output (default: the output folder); a re-run is not a re-send
     load: ImportConfig = field(default_factory=ImportConfig)
 
     def __post_init__(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,9 @@ def convert(
     """Convert ``inputs`` into ``out``; returns the run summary (also written to the manifest)."""
     files = expand_inputs(inputs)
     out.mkdir(parents=True, exist_ok=True)
+    if config.run_id is None:
+        # A re-run into the same folder is the same run: ledgers must not treat it as a re-send.
+        config = replace(config, run_id=str(out.resolve()))
     staging = fresh_staging(out)
     fhir = NdjsonSink(staging / "fhir", config.ndjson_max_bytes)
     errors = NdjsonSink(staging / "errors", config.ndjson_max_bytes)

@@ -29,9 +29,13 @@ from airflow.sdk import DAG, Param, get_current_context, task
 
 
 def _config(params: dict[str, Any], transaction_time: str | None) -> Any:
+    from pathlib import Path
+
     from etl.config import ImportConfig, JobConfig, Strictness
 
     return JobConfig(
+        # X12 re-sends are detected across runs by one ledger per root (see etl.sources.x12.ledger).
+        x12_ledger=Path(params["root"]) / "ledger" / "x12-interchanges.json",
         id_salt=params["id_salt"],
         strictness=Strictness(params["strictness"]),
         transaction_time=transaction_time,

@@ -1,0 +1,184 @@
+"""Read C-CDA files safely, one ``ClinicalDocument`` at a time.
+
+Hardening (OWASP XXE prevention cheat sheet, lxml "security" FAQ):
+
+- a DOCTYPE is refused outright: C-CDA never needs one, and refusing it is what blocks external
+  entities (``<!ENTITY x SYSTEM "file:///etc/passwd">``) and entity-expansion bombs (billion laughs)
+  before any entity is declared, whatever libxml2 would do with them;
+- the parser itself never resolves entities, loads a DTD or touches the network
+  (``resolve_entities=False, load_dtd=False, no_network=True``) and keeps libxml2's size limits
+  (``huge_tree=False``);
+- a file larger than ``ccda_max_bytes`` (config, default :data:`DEFAULT_MAX_BYTES`) is refused
+  before parsing, and the byte stream is counted while parsing.
+
+``iterparse`` yields each ``ClinicalDocument`` on its end event, so a file holding one document (the
+norm) or a wrapper element holding several is read one document at a time.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from etl.config import JobConfig
+from etl.errors import InputError, Location, ParseError, UnsupportedError
+from etl.sources.base import Unit
+from etl.sources.ccda.model import V3_NS, Document, local
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+CLINICAL_DOCUMENT = f"{{{V3_NS}}}ClinicalDocument"
+
+
+def max_bytes(config: JobConfig) -> int:
+    """The configured document size limit (``JobConfig.ccda_max_bytes``)."""
+    return config.ccda_max_bytes or DEFAULT_MAX_BYTES
+
+
+class _Limited(io.RawIOBase):
+    """A read-only stream that fails once more than ``limit`` bytes were read."""
+
+    def __init__(self, raw: Any, limit: int) -> None:
+        self._raw = raw
+        self._left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        self._left -= len(data)
+        if self._left < 0:
+            raise _TooLarge()
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _parser_options() -> dict[str, Any]:
+    return {
+        "resolve_entities": False,
+        "load_dtd": False,
+        "no_network": True,
+        "huge_tree": False,
+        "remove_comments": True,
+        "remove_pis": True,
+        "dtd_validation": False,
+    }
+
+
+def parse_bytes(data: bytes, file: str = "<bytes>") -> Document:
+    """One document from memory (tests, the bench); raises :class:`InputError`."""
+    docs = list(_documents(io.BytesIO(data), file, len(data) + 1))
+    if not docs:
+        raise UnsupportedError("the input holds no ClinicalDocument", Location(file))
+    first = docs[0]
+    if first.error is not None:
+        raise first.error
+    assert first.record is not None
+    return first.record
+
+
+def read_documents(path: Path, config: JobConfig) -> Iterator[Unit[Document]]:
+    """The documents of ``path`` as units; a file that cannot be read is one error unit."""
+    limit = max_bytes(config)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        yield Unit(Location(path.name), error=ParseError(f"cannot read the file: {exc.strerror}"))
+        return
+    if size > limit:
+        yield Unit(Location(path.name), error=InputError(
+            f"the file is {size} bytes, over the C-CDA limit of {limit} bytes (ccda_max_bytes)",
+            code="too-long"))
+        return
+    with open(path, "rb") as fh:
+        yield from _documents(_Limited(fh, limit), path.name, limit)
+
+
+def _documents(stream: Any, file: str, limit: int) -> Iterator[Unit[Document]]:
+    loc = Location(file)
+    found = 0
+    checked = False
+    try:
+        events = etree.iterparse(stream, events=("start", "end"), **_parser_options())
+        for event, el in events:
+            if not checked:
+                checked = True
+                _refuse_doctype(el, file)
+                if el.tag not in (CLINICAL_DOCUMENT, "ClinicalDocument") and not _may_wrap(el):
+                    raise UnsupportedError(
+                        f"not a C-CDA document: the root element is {_name(el)!r}, expected "
+                        f"ClinicalDocument in namespace {V3_NS}", loc)
+            if event == "end" and el.tag in (CLINICAL_DOCUMENT, "ClinicalDocument"):
+                warnings = []
+                if el.tag == "ClinicalDocument":
+                    _into_v3(el)
+                    warnings.append("ClinicalDocument declares no namespace; read as urn:hl7-org:v3")
+                doc = Document(file=file, root=el, index=found)
+                found += 1
+                where = f"document {doc.doc_id_text}"
+                yield Unit(Location(file, where), record=doc, warnings=warnings)
+                yield from _broken_sections(doc, file)
+                if el.getparent() is not None:
+                    el.clear()
+    except InputError as exc:
+        yield Unit(loc, error=exc.at(loc))
+        return
+    except _TooLarge:
+        yield Unit(loc, error=InputError(
+            f"the document is over the C-CDA limit of {limit} bytes (ccda_max_bytes)", loc, code="too-long"))
+        return
+    except etree.XMLSyntaxError as exc:
+        yield Unit(loc, error=ParseError(f"not well-formed XML: {_syntax_message(exc)}", loc))
+        return
+    if not found:
+        yield Unit(loc, error=UnsupportedError("not a C-CDA document: no ClinicalDocument element", loc))
+
+
+def _into_v3(root: Any) -> None:
+    # Some published examples omit xmlns="urn:hl7-org:v3"; CDA has no other namespace-less content.
+    for el in root.iter():
+        if isinstance(el.tag, str) and not el.tag.startswith("{"):
+            el.tag = f"{{{V3_NS}}}{el.tag}"
+
+
+def _broken_sections(doc: Document, file: str) -> Iterator[Unit[Document]]:
+    # The pipeline maps a unit before asking for the next one, so by now ``to_fhir`` has run on
+    # ``doc`` and recorded the sections it could not read: each becomes an error record of its own.
+    for error in doc.broken:
+        yield Unit(error.location or Location(file), error=error)
+    doc.broken = []
+
+
+def _refuse_doctype(el: Any, file: str) -> None:
+    info = el.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.system_url or info.public_id:
+        raise ParseError(
+            "the document declares a DTD (<!DOCTYPE>): refused, because C-CDA needs none and DTDs carry "
+            "external entities (XXE) and entity-expansion bombs", Location(file), code="security")
+
+
+def _may_wrap(el: Any) -> bool:
+    # A non-CDA wrapper element may hold several ClinicalDocuments; it must be in no namespace or v3.
+    return isinstance(el.tag, str) and local(el) not in ("ClinicalDocument",) and (
+        el.tag.startswith(f"{{{V3_NS}}}") or not el.tag.startswith("{")) and local(el) in (
+        "ClinicalDocuments", "documents", "batch", "Batch")
+
+
+def _name(el: Any) -> str:
+    tag = el.tag if isinstance(el.tag, str) else "?"
+    return tag.replace(f"{{{V3_NS}}}", "v3:") if tag.startswith("{") else tag
+
+
+def _syntax_message(exc: Any) -> str:
+    # libxml2 messages quote a little of the offending text; keep the message short and positional.
+    line = getattr(exc, "lineno", None) or (exc.position[0] if getattr(exc, "position", None) else None)
+    msg = str(getattr(exc, "msg", "") or exc).split(",")[0][:120]
+    return f"{msg} (line {line})" if line else msg

@@ -1,0 +1,1 @@
+"""ASC X12 005010 HIPAA transactions (837P/I/D, 835, 834) as a fhirflow source."""

@@ -1,0 +1,181 @@
+"""Shared X12 → FHIR pieces: names, addresses, parties (NM1 loops), keys of shared resources.
+
+Identity rules (see :mod:`etl.fhir.ids`; every id is an HMAC of the job salt and these keys):
+
+- Patient: payer id + member id (``x12-member``); a dependent without its own id adds last name,
+  first name and birth date (``x12-dependent``). 834 and 837 of one member converge when the payer
+  id (837 2010BB NM109 / 834 N1*IN N104) and member id (837 2010BA NM109 / 834 REF*0F) agree.
+- Organization / Practitioner: NPI when sent (NM108 = XX), else the sender's id for that party.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from etl.fhir.context import MappingContext
+from etl.fhir.datatypes import decimal, ts_to_fhir
+from etl.fhir.ids import reference
+from etl.sources.x12 import codes
+from etl.sources.x12.model import Seg
+
+Resource = dict[str, Any]
+
+
+def local_system(kind: str, qualifier: str = "") -> str:
+    """A fhirflow URI for identifiers that only the sender defines (payer ids, member ids)."""
+    return codes.LOCAL + kind + (f"/{quote(qualifier, safe='')}" if qualifier else "")
+
+
+def human_name(nm1: Seg) -> dict[str, Any] | None:
+    """NM103 family, NM104 first, NM105 middle, NM106 prefix, NM107 suffix → HumanName."""
+    name: dict[str, Any] = {}
+    if nm1.get(3):
+        name["family"] = nm1.get(3)
+    given = [g for g in (nm1.get(4), nm1.get(5)) if g]
+    if given:
+        name["given"] = given
+    if nm1.get(6):
+        name["prefix"] = [nm1.get(6)]
+    if nm1.get(7):
+        name["suffix"] = [nm1.get(7)]
+    return name or None
+
+
+def address(n3: Seg | None, n4: Seg | None) -> dict[str, Any] | None:
+    """N301/N302 lines, N401 city, N402 state, N403 postal code, N404 country → Address."""
+    addr: dict[str, Any] = {}
+    if n3 is not None:
+        lines = [x for x in (n3.get(1), n3.get(2)) if x]
+        if lines:
+            addr["line"] = lines
+    if n4 is not None:
+        for key, i in (("city", 1), ("state", 2), ("postalCode", 3), ("country", 4)):
+            if n4.get(i):
+                addr[key] = n4.get(i)
+    return addr or None
+
+
+def date(value: str, ctx: MappingContext, path: str) -> str | None:
+    """A D8 (CCYYMMDD) value as a FHIR date; a problem when it is not a date."""
+    if not value:
+        return None
+    out = ts_to_fhir(value[:8], date_only=True) if len(value) >= 8 else None
+    if out is None or len(out) != 10:
+        ctx.problem("is not a valid CCYYMMDD date", path)
+        return None
+    return out
+
+
+def period(fmt: str, value: str, ctx: MappingContext, path: str) -> dict[str, str] | None:
+    """DTP02 format D8 / RD8 (CCYYMMDD-CCYYMMDD) → Period."""
+    if fmt == "RD8" and "-" in value:
+        a, _, b = value.partition("-")
+        start, end = date(a, ctx, path), date(b, ctx, path)
+        out = {k: v for k, v in (("start", start), ("end", end)) if v}
+        return out or None
+    d = date(value, ctx, path)
+    return {"start": d, "end": d} if d else None
+
+
+def money(value: str, ctx: MappingContext, path: str) -> dict[str, Any] | None:
+    """An X12 R (decimal) amount → Money in USD; a problem when it is not a number."""
+    if value == "":
+        return None
+    v = decimal(value)
+    if v is None:
+        ctx.problem("is not a number", path)
+        return None
+    return {"value": v, "currency": "USD"}
+
+
+def coding(system: str | None, code: str, display: str | None = None) -> dict[str, Any]:
+    c: dict[str, Any] = {}
+    if system:
+        c["system"] = system
+    c["code"] = code
+    if display:
+        c["display"] = display
+    return c
+
+
+def concept(system: str | None, code: str, display: str | None = None) -> dict[str, Any]:
+    return {"coding": [coding(system, code, display)]}
+
+
+def patient_id(ctx: MappingContext, payer: str, member: str, dependent: tuple[str, str, str] | None = None) -> str:
+    """The Patient id of a member (``dependent`` = last name, first name, birth date)."""
+    if dependent is None:
+        return ctx.make("Patient", "x12-member", payer, member)
+    return ctx.make("Patient", "x12-dependent", payer, member, *(p.upper() for p in dependent))
+
+
+def party_id(ctx: MappingContext, nm1: Seg, scope: str) -> tuple[str, str]:
+    """(resource type, id) of the party an NM1 names: Practitioner for a person (NM102 = 1),
+    Organization otherwise; keyed by NPI (NM108 = XX) or by ``scope`` + qualifier + id + name."""
+    rtype = "Practitioner" if nm1.get(2) == "1" else "Organization"
+    if nm1.get(8) == "XX" and nm1.get(9):
+        return rtype, ctx.make(rtype, "npi", nm1.get(9))
+    return rtype, ctx.make(rtype, "x12-party", scope, nm1.get(1), nm1.get(8), nm1.get(9), nm1.get(3), nm1.get(4))
+
+
+def party(ctx: MappingContext, nm1: Seg, scope: str, n3: Seg | None = None, n4: Seg | None = None,
+          refs: list[Seg] | None = None, org_type: str | None = None) -> Resource:
+    """NM1 (+ N3/N4, REF) → Practitioner or Organization.
+
+    :return: https://hl7.org/fhir/R4/organization.html or https://hl7.org/fhir/R4/practitioner.html
+        (US Core / C4BB Organization and Practitioner: NPI and TIN identifiers)
+    """
+    rtype, rid = party_id(ctx, nm1, scope)
+    res: Resource = {"resourceType": rtype, "id": rid}
+    idents: list[dict[str, Any]] = []
+    if nm1.get(9):
+        q = nm1.get(8)
+        system = codes.ID_QUALIFIER_SYSTEM.get(q) or local_system("id", q or "unknown")
+        ident: dict[str, Any] = {"system": system, "value": nm1.get(9)}
+        if q == "XX":
+            ident["type"] = concept(codes.V2_ID_TYPE, "NPI")
+        idents.append(ident)
+    for ref in refs or []:
+        if ref.get(1) in ("EI", "TJ") and ref.get(2):
+            idents.append({"type": concept(codes.V2_ID_TYPE, "TAX"), "system": codes.EIN, "value": ref.get(2)})
+    if idents:
+        res["identifier"] = idents
+    res["active"] = True
+    if rtype == "Organization":
+        if org_type:
+            res["type"] = [concept("http://terminology.hl7.org/CodeSystem/organization-type", org_type)]
+        res["name"] = nm1.get(3) or "(name not sent)"
+    else:
+        name = human_name(nm1)
+        if name:
+            res["name"] = [name]
+    addr = address(n3, n4)
+    if addr:
+        res["address"] = [addr]
+    return res
+
+
+def name_loop(segments: list[Seg], start: int) -> tuple[Seg | None, Seg | None, list[Seg], Seg | None]:
+    """(N3, N4, REFs, DMG) following the NM1 at ``segments[start]`` in the same loop."""
+    nm1 = segments[start]
+    n3 = n4 = dmg = None
+    refs: list[Seg] = []
+    for j in range(start + 1, len(segments)):
+        s = segments[j]
+        if s.loop != nm1.loop or s.e[0] == "NM1":
+            break
+        sid = s.e[0]
+        if sid == "N3":
+            n3 = s
+        elif sid == "N4":
+            n4 = s
+        elif sid == "REF":
+            refs.append(s)
+        elif sid == "DMG":
+            dmg = s
+    return n3, n4, refs, dmg
+
+
+def ref(resource: Resource) -> dict[str, str]:
+    return reference(resource["resourceType"], resource["id"])

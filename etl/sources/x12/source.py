@@ -1,0 +1,116 @@
+"""X12 005010 837P/I/D, 835 and 834 as a :class:`etl.sources.base.Source`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from etl.config import JobConfig
+from etl.errors import InputError, Location, UnsupportedError
+from etl.fhir.context import MappingContext
+from etl.sources.base import Unit
+from etl.sources.x12.envelope import read_transactions
+from etl.sources.x12.ledger import Ledger, locked
+from etl.sources.x12.model import Transaction
+from etl.sources.x12.to_fhir_834 import to_fhir_834
+from etl.sources.x12.to_fhir_835 import to_fhir_835
+from etl.sources.x12.to_fhir_837 import to_fhir_837
+
+
+def to_fhir(tx: Transaction, ctx: MappingContext) -> list[dict[str, Any]]:
+    """Dispatch one transaction set to its mapper."""
+    if tx.kind.startswith("837"):
+        return to_fhir_837(tx, ctx)
+    if tx.kind == "835":
+        return to_fhir_835(tx, ctx)
+    if tx.kind == "834":
+        return to_fhir_834(tx, ctx)
+    raise UnsupportedError(f"no mapper for {tx.kind}", tx.env.location())
+
+
+class X12Source:
+    """ASC X12 5010 files: any number of interchanges, groups and transaction sets per file.
+
+    Ledger (re-sent interchanges): ``getattr(config, "x12_ledger", None)`` names the ledger file;
+    ``getattr(config, "x12_reprocess", False)`` converts already-loaded interchanges again. The
+    interchanges read in a run are recorded by :meth:`finish`, after the output is published.
+    """
+
+    name = "x12"
+
+    def __init__(self) -> None:
+        # per run (keyed by the JobConfig object): interchange key -> (file, clean)
+        self._pending: dict[int, dict[tuple[str, str], tuple[str, bool]]] = {}
+
+    def sniff(self, head: bytes) -> bool:
+        body = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+        return body[:3] == b"ISA" and len(body) > 3 and not body[3:4].isalnum()
+
+    def read(self, path: Path, config: JobConfig) -> Iterator[Unit[Transaction]]:
+        ledger_path = getattr(config, "x12_ledger", None)
+        reprocess = bool(getattr(config, "x12_reprocess", False))
+        pending = self._pending.setdefault(id(config), {})
+        ledger = None
+        if ledger_path is not None:
+            try:
+                ledger = Ledger(Path(ledger_path))
+            except ValueError as exc:
+                yield Unit(location=Location(path.name), error=UnsupportedError(str(exc), Location(path.name)))
+                return
+
+        def seen(sender: str, control: str) -> str | None:
+            if reprocess or ledger is None:
+                return None
+            if (sender, control) in pending:
+                return f"interchange ISA06={sender} ISA13={control} was already read in this run; skipped"
+            entry = ledger.seen(sender, control) if ledger is not None else None
+            if entry is None or (config.run_id is not None and entry.get("run") == config.run_id):
+                return None  # new, or a re-run of the run that loaded it (same output): convert again
+            return (f"interchange ISA06={sender} ISA13={control} already loaded on {entry.get('loaded')}"
+                    f" (file {entry.get('file')}); skipped")
+
+        def done(sender: str, control: str, clean: bool) -> None:
+            pending[(sender, control)] = (path.name, clean)
+
+        versions: set[str] = set()
+        for unit in read_transactions(path, seen, done):
+            if unit.record is not None:
+                versions.add(unit.record.env.version)
+            yield unit
+        if config.x12_validate and versions:
+            from etl.sources.x12.validate import validate_file
+
+            err, warns = validate_file(path, versions)
+            if err is not None:
+                yield Unit(location=err.location or Location(path.name), error=err)
+            elif warns:
+                yield Unit(location=Location(path.name, "whole file"), skip=True, note=warns[0])
+
+    def to_fhir(self, record: Transaction, ctx: MappingContext, config: JobConfig) -> list[dict[str, Any]]:
+        try:
+            return to_fhir(record, ctx)
+        except InputError as exc:
+            key = (record.env.sender, record.env.isa13)
+            pend = self._pending.get(id(config), {})
+            # the interchange is read to its IEA before its last set maps: mark it not clean
+            self._dirty.setdefault(id(config), set()).add(key)
+            if key in pend:
+                pend[key] = (pend[key][0], False)
+            exc.at(record.env.location())
+            raise
+
+    _dirty: dict[int, set[tuple[str, str]]] = {}  # noqa: RUF012
+
+    def finish(self, config: JobConfig, out_dir: Path) -> None:
+        pending = self._pending.pop(id(config), {})
+        dirty = self._dirty.pop(id(config), set())
+        ledger_path = getattr(config, "x12_ledger", None)
+        if ledger_path is None or not pending:
+            return
+        when = config.transaction_time or datetime.now(UTC).isoformat(timespec="seconds")
+        with locked(Path(ledger_path)) as ledger:
+            for (sender, control), (file, clean) in pending.items():
+                if clean and (sender, control) not in dirty:
+                    ledger.add(sender, control, file, when, config.run_id)

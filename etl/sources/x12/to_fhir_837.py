@@ -1,0 +1,519 @@
+"""837P / 837I / 837D claims → FHIR R4 Claim, Patient, Coverage, Organization, Practitioner.
+
+Sources: ASC X12N 005010X222A1 (837P), X223A2 (837I), X224A2 (837D): 1000A submitter, 2000A/2010AA
+billing provider, 2010AB pay-to, 2000B SBR + 2010BA subscriber + 2010BB payer, 2000C/2010CA patient,
+2300 CLM claim, 2310x providers, 2400 LX service lines. Targets follow CARIN Blue Button naming
+(http://hl7.org/fhir/us/carin-bb/) on https://hl7.org/fhir/R4/claim.html.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from etl.errors import MappingError
+from etl.fhir.context import MappingContext
+from etl.fhir.datatypes import decimal
+from etl.sources.x12 import codes
+from etl.sources.x12.common import (
+    Resource,
+    address,
+    coding,
+    concept,
+    date,
+    human_name,
+    local_system,
+    money,
+    name_loop,
+    party,
+    party_id,
+    patient_id,
+    period,
+    ref,
+)
+from etl.sources.x12.model import Seg, Transaction
+
+CLAIM_TYPE = {"837P": "professional", "837I": "institutional", "837D": "oral"}
+CARE_TEAM_SYSTEM = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimCareTeamRole"
+# 2310x / 2420x NM101 entity identifier → C4BB care team role
+CARE_TEAM_ROLE = {"82": "rendering", "DN": "referring", "P3": "referring", "71": "attending", "72": "operating",
+                  "ZZ": "otheroperating", "DQ": "supervisor", "DD": "assist"}
+CLAIM_SUPERSEDED = {"7": "replacement", "8": "void"}
+
+
+def _fail(msg: str, tx: Transaction, seg: Seg | None, expr: str) -> MappingError:
+    return MappingError(msg, tx.env.location(seg, expr), code="required")
+
+
+class _Ctx:
+    """The hierarchical context a claim inherits while the segments are walked."""
+
+    def __init__(self) -> None:
+        self.billing: Resource | None = None
+        self.payto: Resource | None = None
+        self.subscriber: Resource | None = None
+        self.sub_nm1: Seg | None = None
+        self.sbr: Seg | None = None
+        self.payer: Resource | None = None
+        self.payer_id = ""
+        self.member_id = ""
+        self.patient: Resource | None = None
+        self.coverage: Resource | None = None
+
+
+def to_fhir_837(tx: Transaction, ctx: MappingContext) -> list[Resource]:
+    """Map one 837 transaction set (or part): every CLM gives a Claim; shared parties are emitted
+    once per unit (the NDJSON sink deduplicates them across units)."""
+    segs = tx.segments
+    out: list[Resource] = []
+    emitted: set[str] = set()
+
+    def emit(res: Resource) -> None:
+        if res["id"] not in emitted:
+            emitted.add(res["id"])
+            out.append(res)
+
+    submitter = ""
+    created = None
+    bht = tx.first("BHT")
+    if bht is not None:
+        created = date(bht.get(4), ctx, "BHT04")
+    c = _Ctx()
+    i = 0
+    n = len(segs)
+    while i < n:
+        s = segs[i]
+        sid, loop = s.e[0], s.loop
+        if sid == "NM1" and loop == "1000A":
+            submitter = s.get(9)
+        elif sid == "HL":
+            level = s.get(3)
+            if level == "20":
+                c = _Ctx()
+            elif level == "22":
+                c.subscriber = c.patient = c.coverage = c.payer = c.sbr = c.sub_nm1 = None
+            else:
+                c.patient = None
+        elif sid == "SBR" and loop == "2000B":
+            c.sbr = s
+        elif sid == "NM1" and loop in ("2010AA", "2010AB", "2010BA", "2010BB", "2010CA"):
+            n3, n4, refs, dmg = name_loop(segs, i)
+            if loop == "2010AA":
+                c.billing = party(ctx, s, tx.env.gs02, n3, n4, refs, "prov")
+                emit(c.billing)
+            elif loop == "2010AB":
+                c.payto = None  # pay-to address only: kept on the billing provider's Organization below
+                if c.billing is not None and (addr := address(n3, n4)):
+                    c.billing.setdefault("address", [])
+                    if addr not in c.billing["address"]:
+                        c.billing["address"].append({**addr, "use": "billing"})
+            elif loop == "2010BB":
+                c.payer_id = s.get(9) or s.get(3)
+                c.payer = _payer(ctx, s, n3, n4)
+                emit(c.payer)
+            elif loop == "2010BA":
+                c.sub_nm1 = s
+                c.member_id = s.get(9)
+                if not c.member_id:
+                    raise _fail("the subscriber has no member id (NM109)", tx, s, "2010BA NM109")
+                c.subscriber = _patient(s, n3, n4, dmg, ctx, "")
+            else:  # 2010CA patient (a dependent)
+                c.patient = _patient(s, n3, n4, dmg, ctx, "dependent")
+        elif sid == "CLM":
+            end = i + 1
+            while end < n and segs[end].e[0] not in ("CLM", "HL", "SE"):
+                end += 1
+            if c.billing is None or c.subscriber is None or c.sub_nm1 is None or c.payer is None:
+                raise _fail("claim without billing provider (2010AA), subscriber (2010BA) or payer (2010BB)",
+                            tx, s, "2000B")
+            _finish_people(c, ctx)
+            assert c.subscriber is not None and c.coverage is not None
+            patient = c.patient or c.subscriber
+            emit(patient)
+            if c.patient is not None:
+                emit(c.subscriber)
+            emit(c.coverage)
+            claim, extra = to_fhir_claim(tx, segs[i:end], ctx, submitter or tx.env.gs02, created, patient,
+                                         c.coverage, c.payer, c.billing)
+            for res in extra:
+                emit(res)
+            out.append(claim)
+            i = end
+            continue
+        i += 1
+    return out
+
+
+def _payer(ctx: MappingContext, nm1: Seg, n3: Seg | None, n4: Seg | None) -> Resource:
+    """2010BB NM1*PR → Organization (type pay), keyed on the payer id NM109."""
+    payer_key = nm1.get(9) or nm1.get(3)
+    res: Resource = {"resourceType": "Organization", "id": ctx.make("Organization", "x12-payer", payer_key),
+                     "identifier": [{"system": local_system("payer-id", nm1.get(8) or "PI"), "value": payer_key}],
+                     "active": True,
+                     "type": [concept("http://terminology.hl7.org/CodeSystem/organization-type", "pay")],
+                     "name": nm1.get(3) or payer_key}
+    if addr := address(n3, n4):
+        res["address"] = [addr]
+    return res
+
+
+def _patient(nm1: Seg, n3: Seg | None, n4: Seg | None, dmg: Seg | None, ctx: MappingContext, role: str) -> Resource:
+    """2010BA / 2010CA NM1 + N3/N4 + DMG → Patient (id set later, when the payer is known).
+
+    :return: https://hl7.org/fhir/R4/patient.html (C4BB Patient)
+    """
+    res: Resource = {"resourceType": "Patient", "id": ""}
+    if name := human_name(nm1):
+        res["name"] = [name]
+    if dmg is not None:
+        sex = dmg.get(3)
+        if sex:
+            if sex in codes.GENDER:
+                res["gender"] = codes.GENDER[sex]
+            else:
+                ctx.problem(f"gender code {sex!r} is not F, M or U", "DMG03")
+        if dmg.get(1) == "D8" and dmg.get(2):
+            birth = date(dmg.get(2), ctx, "DMG02")
+            if birth:
+                res["birthDate"] = birth
+    if addr := address(n3, n4):
+        res["address"] = [addr]
+    res["_role"] = role
+    return res
+
+
+def _finish_people(c: _Ctx, ctx: MappingContext) -> None:
+    """Ids of subscriber/patient and the Coverage once the payer is known (2010BB follows 2010BA)."""
+    assert c.subscriber is not None and c.sub_nm1 is not None and c.payer is not None
+    if c.subscriber.get("_role") is not None:
+        c.subscriber.pop("_role")
+        c.subscriber["id"] = patient_id(ctx, c.payer_id, c.member_id)
+        c.subscriber["identifier"] = [{"type": concept(codes.V2_ID_TYPE, "MB"),
+                                       "system": local_system("member-id", c.payer_id), "value": c.member_id}]
+        c.subscriber = {k: c.subscriber[k] for k in ("resourceType", "id", "identifier", *[
+            k for k in c.subscriber if k not in ("resourceType", "id", "identifier")])}
+    if c.patient is not None and c.patient.get("_role") is not None:
+        c.patient.pop("_role")
+        dep = (c.patient.get("name", [{}])[0].get("family", ""), " ".join(c.patient.get("name", [{}])[0].get("given", [])),
+               c.patient.get("birthDate", ""))
+        c.patient["id"] = patient_id(ctx, c.payer_id, c.member_id, dep)
+    if c.coverage is None:
+        sbr = c.sbr
+        rel = "self"
+        if c.patient is not None:
+            rel = "other"
+            # 2000C PAT01 individual relationship code: the patient's relation to the subscriber
+        if sbr is not None and sbr.get(2):
+            rel = codes.RELATIONSHIP.get(sbr.get(2), "other")
+        cov: Resource = {
+            "resourceType": "Coverage",
+            "id": ctx.make("Coverage", "x12-member", c.payer_id, c.member_id, sbr.get(3) if sbr else ""),
+            "identifier": [{"type": concept(codes.V2_ID_TYPE, "MB"), "system": local_system("member-id", c.payer_id),
+                            "value": c.member_id}],
+            "status": "active",
+        }
+        if sbr is not None and sbr.get(9):
+            cov["type"] = concept(codes.CLAIM_FILING, sbr.get(9))
+        cov["subscriber"] = ref(c.subscriber)
+        cov["subscriberId"] = c.member_id
+        cov["beneficiary"] = ref(c.patient or c.subscriber)
+        cov["relationship"] = concept(codes.SUBSCRIBER_RELATIONSHIP, rel)
+        cov["payor"] = [ref(c.payer)]
+        if sbr is not None and (sbr.get(3) or sbr.get(4)):
+            cls: dict[str, Any] = {"type": concept(codes.COVERAGE_CLASS, "group"), "value": sbr.get(3) or sbr.get(4)}
+            if sbr.get(4):
+                cls["name"] = sbr.get(4)
+            cov["class"] = [cls]
+        if sbr is not None and sbr.get(1) in codes.PAYER_SEQUENCE:
+            cov["order"] = codes.PAYER_SEQUENCE[sbr.get(1)]
+        c.coverage = cov
+
+
+def _icd(system: str, code: str) -> str:
+    # X12 sends ICD-10-CM without the dot; FHIR's ICD-10-CM system uses the dotted form.
+    if system == codes.ICD10CM and len(code) > 3 and "." not in code:
+        return f"{code[:3]}.{code[3:]}"
+    return code
+
+
+def to_fhir_claim(
+    tx: Transaction, segs: list[Seg], ctx: MappingContext, submitter: str, created: str | None,
+    patient: Resource, coverage: Resource, payer: Resource, billing: Resource,
+) -> tuple[Resource, list[Resource]]:
+    """2300 CLM (+ 2310x, 2320, 2400) → Claim; returns the Claim and the care-team parties.
+
+    :return: https://hl7.org/fhir/R4/claim.html (CARIN BB naming; http://hl7.org/fhir/us/carin-bb/)
+    """
+    clm = segs[0]
+    kind = tx.kind
+    clm01 = clm.get(1)
+    if not clm01:
+        raise _fail("CLM01 patient control number is empty: the claim cannot be identified", tx, clm, "CLM01")
+    total = money(clm.get(2), ctx, "CLM02")
+    if total is None:
+        raise _fail("CLM02 total claim charge amount is missing or not a number", tx, clm, "CLM02")
+    facility, qual, freq = clm.get(5, 1), clm.get(5, 2), clm.get(5, 3)
+    if clm.alien_separator(5):
+        ctx.problem("the composite uses '>' although ISA16 declares another component separator; read as '>'",
+                    "CLM05")
+    if not facility:
+        raise _fail("CLM05-1 place of service / facility type code is missing", tx, clm, "CLM05-1")
+    if not freq:
+        raise _fail("CLM05-3 claim frequency type code is missing", tx, clm, "CLM05-3")
+    if freq not in codes.CLAIM_FREQUENCY_TEXT:
+        ctx.problem(f"claim frequency code {freq!r} is not in the NUBC list (0-9)", "CLM05-3")
+    claim: Resource = {
+        "resourceType": "Claim",
+        "id": ctx.make("Claim", submitter, clm01),
+        "identifier": [
+            {"type": concept("http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBIdentifierType", "uc"),
+             "system": local_system("claim", submitter), "value": clm01},
+            {"system": local_system("patient-control-number"), "value": clm01},
+        ],
+        "status": "entered-in-error" if freq == "8" else "active",
+        "type": concept(codes.CLAIM_TYPE, CLAIM_TYPE[kind]),
+        "use": "claim",
+        "patient": ref(patient),
+    }
+    extra: list[Resource] = []
+    lines = [s for s in segs if s.e[0] == "DTP" and s.loop == "2400" and s.get(1) == "472"]
+    bp = None
+    for s in segs:
+        if s.e[0] == "DTP" and s.loop == "2300" and s.get(1) == "434":
+            bp = period(s.get(2), s.get(3), ctx, "DTP03 (434 statement dates)")
+    if bp is None and lines:
+        periods = [p for s in lines if (p := period(s.get(2), s.get(3), ctx, "DTP03 (472 service date)"))]
+        if periods:
+            bp = {"start": min(p["start"] for p in periods if "start" in p),
+                  "end": max(p.get("end", p["start"]) for p in periods)}
+    if bp:
+        claim["billablePeriod"] = bp
+    claim["created"] = created or (bp or {}).get("start") or _fallback_created(tx)
+    claim["insurer"] = ref(payer)
+    claim["provider"] = ref(billing)
+    claim["priority"] = concept(codes.PROCESS_PRIORITY, "normal")
+    related = []
+    supporting: list[dict[str, Any]] = []
+    diagnoses: list[dict[str, Any]] = []
+    procedures: list[dict[str, Any]] = []
+    care_team: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+
+    def info(category: str, system: str | None = None, code: str | None = None, **value: Any) -> None:
+        entry: dict[str, Any] = {"sequence": len(supporting) + 1, "category": concept(codes.C4BB_SUPPORTING_INFO, category)}
+        if code:
+            entry["code"] = concept(system, code)
+        entry.update(value)
+        supporting.append(entry)
+
+    info("patientaccountnumber", valueString=clm01)
+    if kind == "837I":
+        tob = f"0{facility}{freq}" if qual == "A" else f"{facility}{freq}"
+        info("typeofbill", codes.NUBC_TYPE_OF_BILL, tob)
+    if freq in CLAIM_SUPERSEDED or freq != "1":
+        info("info", codes.CLAIM_FREQUENCY, freq, valueString=codes.CLAIM_FREQUENCY_TEXT.get(freq, freq))
+    if kind == "837D" and clm.get(11):
+        pass
+    current_line: dict[str, Any] | None = None
+    i = 1
+    while i < len(segs):
+        s = segs[i]
+        sid, loop = s.e[0], s.loop
+        if loop == "2300":
+            if sid == "REF" and s.get(1) == "F8" and s.get(2):
+                related.append({"claim": {"identifier": {"system": local_system("payer-claim-control-number"),
+                                                         "value": s.get(2)}},
+                                "relationship": concept(codes.RELATED_CLAIM, "prior")})
+            elif sid == "CL1":
+                if s.get(1):
+                    info("admtype", codes.NUBC_PRIORITY, s.get(1))
+                if s.get(2):
+                    info("pointoforigin", codes.NUBC_POINT_OF_ORIGIN, s.get(2))
+                if s.get(3):
+                    info("discharge-status", codes.NUBC_PATIENT_STATUS, s.get(3))
+            elif sid == "DTP" and s.get(1) == "435":
+                d = date(s.get(3)[:8], ctx, "DTP03 (435 admission date)")
+                if d:
+                    info("admissionperiod", timingPeriod={"start": d})
+            elif sid == "HI":
+                _hi(s, kind, diagnoses, procedures, ctx)
+        elif sid == "NM1" and loop.startswith(("2310", "2420")):
+            role = CARE_TEAM_ROLE.get(s.get(1))
+            n3, n4, refs, _ = name_loop(segs, i)
+            if role is not None:
+                p = party(ctx, s, submitter, n3, n4, refs, "prov")
+                extra.append(p)
+                member = {"sequence": len(care_team) + 1, "provider": ref(p),
+                          "role": concept(CARE_TEAM_SYSTEM, role)}
+                care_team.append(member)
+                if loop.startswith("2420") and current_line is not None:
+                    current_line.setdefault("careTeamSequence", []).append(member["sequence"])
+            elif s.get(1) == "77" and loop.startswith("2310"):
+                rtype, _ = party_id(ctx, s, submitter)
+                fac = party(ctx, s, submitter, n3, n4, refs, "prov")
+                extra.append(fac)
+        elif sid == "LX" and loop == "2400":
+            current_line = {"sequence": decimal(s.get(1)) if s.get(1).isdigit() else len(items) + 1}
+            items.append(current_line)
+        elif loop == "2400" and current_line is not None:
+            if sid in ("SV1", "SV2", "SV3"):
+                _service(s, current_line, kind, facility, ctx)
+            elif sid == "DTP" and s.get(1) == "472":
+                p = period(s.get(2), s.get(3), ctx, "DTP03 (472 service date)")
+                if p:
+                    if p.get("start") == p.get("end"):
+                        current_line["servicedDate"] = p["start"]
+                    else:
+                        current_line["servicedPeriod"] = p
+            elif sid == "TOO":
+                _tooth(s, current_line, ctx)
+        elif loop == "2410" and sid == "LIN" and current_line is not None and s.get(2) == "N4":
+            current_line["detail"] = [{"sequence": 1, "productOrService": concept(codes.NDC, s.get(3))}]
+        i += 1
+    if kind == "837D" and clm.get(11):
+        pass
+    if related:
+        claim["related"] = related
+    if care_team:
+        claim["careTeam"] = care_team
+    claim["supportingInfo"] = supporting
+    if diagnoses:
+        claim["diagnosis"] = diagnoses
+    if procedures:
+        claim["procedure"] = procedures
+    claim["insurance"] = [{"sequence": 1, "focal": True, "coverage": ref(coverage)}]
+    for item in items:
+        if "productOrService" not in item:
+            raise _fail(f"service line {item['sequence']} has no SV1/SV2/SV3 (the procedure billed)", tx, None,
+                        "2400 SV1")
+        item.pop("_pointers", None)
+        item.setdefault("servicedDate", claim.get("billablePeriod", {}).get("start")) if "servicedPeriod" not in item else None
+        if item.get("servicedDate") is None:
+            item.pop("servicedDate", None)
+    claim["item"] = [_order_item(it) for it in items]
+    claim["total"] = total
+    return claim, extra
+
+
+_ITEM_ORDER = ("sequence", "careTeamSequence", "diagnosisSequence", "revenue", "productOrService", "modifier",
+               "servicedDate", "servicedPeriod", "locationCodeableConcept", "quantity", "unitPrice", "net",
+               "bodySite", "subSite", "detail")
+
+
+def _order_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: item[k] for k in _ITEM_ORDER if k in item}
+
+
+def _fallback_created(tx: Transaction) -> str:
+    # Claim.created is required: without BHT04 and service dates, use the interchange date ISA09.
+    d = tx.env.isa_date
+    return f"20{d[:2]}-{d[2:4]}-{d[4:6]}" if len(d) == 6 and d.isdigit() else "1900-01-01"
+
+
+def _hi(s: Seg, kind: str, diagnoses: list[dict[str, Any]], procedures: list[dict[str, Any]],
+        ctx: MappingContext) -> None:
+    """HI01…HI12 composites: qualifier-1, code-2, date-4 (procedures), POA-9 (837I)."""
+    for k in range(1, min(len(s.e), 13)):
+        q, code = s.get(k, 1), s.get(k, 2)
+        if not q or not code:
+            continue
+        if q in codes.HI_DIAGNOSIS:
+            system, dtype = codes.HI_DIAGNOSIS[q]
+            entry: dict[str, Any] = {"sequence": len(diagnoses) + 1,
+                                     "diagnosisCodeableConcept": concept(system, _icd(system, code)),
+                                     "type": [concept(codes.DIAGNOSIS_TYPE if dtype != "externalcauseofinjury" else
+                                                      "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimDiagnosisType",
+                                                      dtype)]}
+            poa = s.get(k, 9)
+            if kind == "837I" and poa:
+                entry["onAdmission"] = concept(codes.POA, poa)
+            diagnoses.append(entry)
+        elif q in codes.HI_PROCEDURE:
+            system, ptype = codes.HI_PROCEDURE[q]
+            proc: dict[str, Any] = {"sequence": len(procedures) + 1, "type": [concept(
+                "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimProcedureType", ptype)]}
+            if s.get(k, 3) == "D8" and s.get(k, 4):
+                d = date(s.get(k, 4), ctx, f"HI{k:02d}-4")
+                if d:
+                    proc["date"] = d
+            proc["procedureCodeableConcept"] = concept(system, code)
+            procedures.append(proc)
+        elif q in codes.HI_VALUE_QUALIFIERS:
+            continue  # value/occurrence/condition codes: not mapped yet (kept in the source file)
+        else:
+            ctx.problem(f"HI code list qualifier {q!r} is not mapped", f"HI{k:02d}-1")
+
+
+def _service(s: Seg, item: dict[str, Any], kind: str, facility: str, ctx: MappingContext) -> None:
+    """SV1 (837P), SV2 (837I), SV3 (837D) → item code, modifiers, revenue, units, net, location."""
+    sid = s.e[0]
+    if sid == "SV2":
+        rev = s.get(1)
+        if rev:
+            item["revenue"] = concept(codes.NUBC_REVENUE, rev)
+        comp_el, charge_el, units_el = 2, 3, 5
+    elif sid == "SV1":
+        comp_el, charge_el, units_el = 1, 2, 4
+    else:
+        comp_el, charge_el, units_el = 1, 2, 6
+    comps = s.comps(comp_el)
+    if len(comps) >= 2 and comps[1]:
+        system = codes.PRODUCT_SERVICE_SYSTEM.get(comps[0])
+        code = comps[1]
+        if comps[0] == "HC" and code[:1].isdigit():
+            system = codes.CPT  # HCPCS Level I (CPT) codes are numeric
+        elif system is None:
+            ctx.problem(f"product/service id qualifier {comps[0]!r} is not mapped", f"{sid}{comp_el:02d}-1")
+        item["productOrService"] = concept(system, code)
+        mods = [m for m in comps[2:6] if m]
+        if mods:
+            item["modifier"] = [concept(codes.CPT if system == codes.CPT else codes.HCPCS, m) for m in mods]
+    elif sid == "SV2" and "revenue" in item:
+        item["productOrService"] = {"coding": [coding(codes.NUBC_REVENUE, item["revenue"]["coding"][0]["code"])]}
+    net = money(s.get(charge_el), ctx, f"{sid}{charge_el:02d}")
+    if net is not None:
+        item["net"] = net
+    units = s.get(units_el)
+    if units:
+        q = decimal(units)
+        if q is None:
+            ctx.problem("unit count is not a number", f"{sid}{units_el:02d}")
+        else:
+            item["quantity"] = {"value": q}
+    if sid == "SV1":
+        pos = s.get(5) or facility
+        if pos:
+            item["locationCodeableConcept"] = concept(codes.CMS_POS, pos, codes.PLACE_OF_SERVICE.get(pos))
+        ptrs = [int(p) for p in s.comps(7) if p.isdigit() and int(p) > 0]
+        if ptrs:
+            item["diagnosisSequence"] = ptrs
+    elif sid == "SV3":
+        pos = s.get(3) or facility
+        if pos:
+            item["locationCodeableConcept"] = concept(codes.CMS_POS, pos, codes.PLACE_OF_SERVICE.get(pos))
+        area = s.comps(4)
+        if area and area[0]:
+            item.setdefault("bodySite", concept(codes.ORAL_CAVITY, area[0]))
+        ptrs = [int(p) for p in s.comps(11) if p.isdigit() and int(p) > 0]
+        if ptrs:
+            item["diagnosisSequence"] = ptrs
+    elif facility and kind == "837I":
+        pass
+
+
+def _tooth(s: Seg, item: dict[str, Any], ctx: MappingContext) -> None:
+    """TOO02 tooth number (ADA Universal, code source JP) → bodySite; TOO03 surfaces → subSite."""
+    tooth = s.get(2)
+    if not tooth:
+        return
+    if "bodySite" in item and item["bodySite"]["coding"][0]["system"] == codes.TOOTH:
+        ctx.problem("more than one TOO on a service line: only the first tooth is kept in item.bodySite", "TOO02")
+        return
+    item["bodySite"] = concept(codes.TOOTH, tooth)
+    surfaces = [x for x in s.comps(3) if x]
+    if surfaces:
+        item["subSite"] = [concept(codes.SURFACE, x) for x in surfaces]
+
+
+def quote_key(value: str) -> str:
+    return quote(value, safe="")

@@ -1,0 +1,62 @@
+"""Optional TR3 validation with pyx12 (``JobConfig.x12_validate``, CLI ``--validate``).
+
+pyx12 4.0 has 5010 maps for 837P (X222A1), 837I (X223A2), 835 (X221A1) and 834 (X220A1), but none
+for 837D (X224), 270/271 or 276/277: files holding those are not validated (said in a warning).
+Its ``x12valid`` script exits 1 for valid and invalid files alike, so the boolean of
+``pyx12.x12n_document.x12n_document()`` is used, with the 999 it writes.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+from etl.errors import InputError, Location
+
+PYX12_MAPS = {"005010X222A1", "005010X223A2", "005010X221A1", "005010X220A1"}
+
+
+class ValidationFailed(InputError):
+    """pyx12 found the file invalid against its TR3 map."""
+
+    code = "invalid"
+
+
+def validate_file(path: Path, versions: set[str]) -> tuple[InputError | None, list[str]]:
+    """(error when pyx12 finds the file invalid, warnings). ``versions``: GS08/ST03 values seen."""
+    missing = sorted(v for v in versions if v not in PYX12_MAPS)
+    if missing:
+        return None, [f"--validate: pyx12 has no map for {', '.join(missing)}; the file was not validated"]
+    try:
+        import pyx12.params
+        import pyx12.x12n_document
+    except ImportError:  # pragma: no cover - pyx12 is a dependency
+        return None, ["--validate: pyx12 is not installed"]
+    ack = io.StringIO()
+    logger = logging.getLogger("pyx12")
+    records: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.ERROR or "error" in record.getMessage().lower():
+                records.append(record.getMessage())
+
+    handler = _Collect(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        param = pyx12.params.params()
+        ok = pyx12.x12n_document.x12n_document(param, str(path), ack, None, None)
+    except Exception as exc:  # noqa: BLE001 - pyx12 raises plain exceptions on garbage
+        ok = False
+        records.append(f"pyx12 stopped: {type(exc).__name__}: {exc}")
+    finally:
+        logger.removeHandler(handler)
+    if ok:
+        return None, []
+    text999 = ack.getvalue().replace("\n", "")
+    ik = [s for s in text999.split("~") if s.startswith(("IK3", "IK4", "IK5", "AK9"))][:20]
+    findings = records[:20]
+    msg = (f"pyx12 found the file invalid against its TR3 map ({len(records)} finding(s)): "
+           + "; ".join(findings or ["see the 999"]) + (f". 999: {'~'.join(ik)}" if ik else ""))
+    return ValidationFailed(msg, Location(path.name, "whole file (pyx12 --validate)")), []
