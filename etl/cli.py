@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--dialect", default="hapi", help="server flavour of $import (default hapi)")
     load.add_argument("--public-base-url", help="NDJSON is already served at this URL (else fhirflow serves it)")
     load.add_argument("--publish-host", default="127.0.0.1", help="address to serve NDJSON on (default 127.0.0.1)")
+    load.add_argument("--advertise-host", help="host name the FHIR server uses to reach this machine (containers)")
     load.add_argument("--max-wait", type=float, default=10.0, help="cap on the server's Retry-After while polling (s)")
     load.add_argument("--timeout", type=float, default=1800.0, help="give up polling after this many seconds")
     load.add_argument("--no-verify", action="store_true", help="do not check every resource id on the server")
@@ -73,7 +74,7 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
             raise ConfigError("--fhir-url is required (or set FHIRFLOW_FHIR_URL)")
         load = ImportConfig(
             fhir_url=args.fhir_url, dialect=args.dialect, public_base_url=args.public_base_url,
-            publish_host=args.publish_host, max_retry_after_s=args.max_wait, timeout_s=args.timeout,
+            publish_host=args.publish_host, advertise_host=args.advertise_host, max_retry_after_s=args.max_wait, timeout_s=args.timeout,
             verify="none" if args.no_verify else "ids",
         )
     if args.command == "import":

@@ -35,7 +35,8 @@ class ImportConfig:
 
     ``public_base_url``: when set, NDJSON files are assumed already reachable at
     ``<public_base_url>/<relative path>`` (object storage, a web server); otherwise fhirflow serves the
-    output folder itself on ``publish_host`` (an ephemeral port unless ``publish_port`` is given).
+    output folder itself on ``publish_host`` (an ephemeral port unless ``publish_port`` is given),
+    addressed as ``advertise_host`` when the server reaches it by another name (containers).
     """
 
     fhir_url: str = ""
@@ -43,6 +44,7 @@ class ImportConfig:
     public_base_url: str | None = None
     publish_host: str = "127.0.0.1"
     publish_port: int = 0
+    advertise_host: str | None = None  # host name the server uses to reach the publisher (compose: the worker's)
     poll_interval_s: float = 2.0
     max_retry_after_s: float = 10.0
     timeout_s: float = 1800.0

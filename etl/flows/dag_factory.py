@@ -41,7 +41,8 @@ def _config(params: dict[str, Any], transaction_time: str | None) -> Any:
         transaction_time=transaction_time,
         source_timezone=params.get("source_timezone") or None,
         load=ImportConfig(fhir_url=params["fhir_url"], max_retry_after_s=float(params["max_retry_after_s"]),
-                          timeout_s=float(params["import_timeout_s"])),
+                          timeout_s=float(params["import_timeout_s"]), publish_host=params["publish_host"],
+                          advertise_host=params.get("advertise_host") or None),
     )
 
 
@@ -71,6 +72,10 @@ def build_file_dag(
         "id_salt": Param(os.environ.get("FHIRFLOW_ID_SALT", "fhirflow-default-salt"), type="string"),
         "strictness": Param("warn", enum=["ignore", "warn", "raise"]),
         "source_timezone": Param(os.environ.get("FHIRFLOW_SOURCE_TZ", ""), type="string"),
+        "publish_host": Param(os.environ.get("FHIRFLOW_PUBLISH_HOST", "127.0.0.1"), type="string",
+                              description="address the load task serves NDJSON on for the FHIR server to pull"),
+        "advertise_host": Param(os.environ.get("FHIRFLOW_ADVERTISE_HOST", ""), type="string",
+                                description="host name the FHIR server reaches the load task by (containers)"),
         "batch_files": Param(50, type="integer", minimum=1),
         "max_retry_after_s": Param(30, type="number", minimum=0),
         "import_timeout_s": Param(3600, type="number", minimum=1),

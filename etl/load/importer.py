@@ -58,7 +58,11 @@ def _published(folder: Path, cfg: ImportConfig) -> Iterator[str]:
         yield cfg.public_base_url.rstrip("/")
         return
     with Publisher(folder, cfg.publish_host, cfg.publish_port) as base:
-        yield base
+        if cfg.advertise_host:
+            port = base.rsplit(":", 1)[1]
+            yield f"http://{cfg.advertise_host}:{port}"
+        else:
+            yield base
 
 
 def import_folder(

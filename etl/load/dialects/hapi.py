@@ -6,8 +6,11 @@
   ``maxBatchResourceCount``) and one ``input`` part (``type``, ``url``) per file.
 - Answer: 202 with ``Content-Location: [base]/$import-poll-status?_jobId=…`` (taken from the
   header, never built).
-- Poll: 202 + ``X-Progress`` + ``Retry-After`` while queued or running; 200 OperationOutcome when
-  complete; 500 OperationOutcome when the job failed; 404 when it was cancelled or is unknown.
+- Poll: 202 + ``X-Progress`` + ``Retry-After: 120`` while queued or running; 200 OperationOutcome
+  when complete (its diagnostics carry a JSON report); 500 OperationOutcome when the job failed
+  (one unparseable line fails the whole job); 404 when it was cancelled or is unknown. Bodies come
+  as ``application/json+fhir;charset=ISO-8859-1``: parse them as JSON whatever the header says.
+- References to resources not yet loaded create placeholders, so verify by id, never by totals.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from etl.errors import PermanentLoadError
 from etl.load.dialects.base import ImportInput, PollState
 from etl.load.http import outcome_text
 
-# Patients first: HAPI loads inputs in order of the Parameters, and most resources point at them.
+# Patients first. HAPI 8 re-sorts inputs by type itself, but other servers load in the given order
+# and most resources point at patients; a stable order also keeps kick-off bodies reproducible.
 _FIRST = ("Patient", "Organization", "Practitioner", "Location", "Coverage")
 
 

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# fhirflow local HAPI FHIR server (R4, H2 on disk, bulk $import) -- no Docker needed.
+#
+#   hapi.sh build                          build target/fhirflow-hapi.jar if missing/stale
+#   hapi.sh up   [--port N] [--data DIR]   start (or reuse) a server; last stdout line = base URL
+#   hapi.sh down [--port N]                stop the server started for that port
+#   hapi.sh status [--port N]              print base URL if it answers, else exit 1
+#
+# Env: HAPI_PORT (8080), HAPI_DATA_DIR (<this dir>/data), HAPI_JAVA_OPTS,
+#      HAPI_START_TIMEOUT (240 s). Progress goes to stderr; stdout only carries the URL.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+JAR="$HERE/target/fhirflow-hapi.jar"
+RUN_DIR="$HERE/run"
+PORT="${HAPI_PORT:-8080}"
+DATA="${HAPI_DATA_DIR:-$HERE/data}"
+JAVA_OPTS="${HAPI_JAVA_OPTS:--Xms256m -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
+START_TIMEOUT="${HAPI_START_TIMEOUT:-240}"
+
+log() { echo "hapi.sh: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+usage() {
+  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+parse_args() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --port) [ $# -ge 2 ] || die "--port needs a value"; PORT="$2"; shift 2 ;;
+      --port=*) PORT="${1#*=}"; shift ;;
+      --data) [ $# -ge 2 ] || die "--data needs a value"; DATA="$2"; shift 2 ;;
+      --data=*) DATA="${1#*=}"; shift ;;
+      -h|--help) usage ;;
+      *) die "unknown argument: $1" ;;
+    esac
+  done
+  [[ "$PORT" =~ ^[0-9]+$ ]] || die "bad port: $PORT"
+  DATA="$(realpath -m -- "$DATA")"
+  BASE_URL="http://127.0.0.1:$PORT/fhir"
+  PID_FILE="$RUN_DIR/hapi-$PORT.pid"
+}
+
+# 0 if GET $BASE_URL/metadata answers 200
+server_answers() {
+  if command -v curl >/dev/null 2>&1; then
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE_URL/metadata" 2>/dev/null)" = "200" ]
+  else
+    python3 - "$BASE_URL/metadata" <<'EOF' >/dev/null 2>&1
+import sys, urllib.request
+sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=5).status == 200 else 1)
+EOF
+  fi
+}
+
+# 0 if something accepts TCP connections on 127.0.0.1:$PORT
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null
+}
+
+# pid from the pid file if that process is alive and is our server
+running_pid() {
+  [ -f "$PID_FILE" ] || return 1
+  local pid
+  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'fhirflow-hapi.jar' || return 1
+  echo "$pid"
+}
+
+needs_build() {
+  [ -f "$JAR" ] || return 0
+  [ -n "$(find "$HERE/pom.xml" "$HERE/src" -type f -newer "$JAR" -print -quit)" ]
+}
+
+cmd_build() {
+  mkdir -p "$RUN_DIR"
+  exec 9>"$RUN_DIR/build.lock"
+  flock 9
+  if needs_build; then
+    command -v mvn >/dev/null 2>&1 || die "mvn not found (needed to build $JAR)"
+    log "building $JAR (first build downloads HAPI FHIR from Maven Central; takes a few minutes)"
+    local t0=$SECONDS
+    mvn -B -q -f "$HERE/pom.xml" package -DskipTests >&2 || die "maven build failed"
+    [ -f "$JAR" ] || die "build finished but $JAR is missing"
+    touch "$JAR"
+    log "built in $((SECONDS - t0))s"
+  fi
+  exec 9>&-
+}
+
+wait_until_up() {
+  local pid="$1" logf="$2" deadline=$((SECONDS + START_TIMEOUT))
+  while [ $SECONDS -lt $deadline ]; do
+    if server_answers; then
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "server process $pid exited during startup; last log lines ($logf):"
+      tail -n 40 "$logf" >&2 || true
+      rm -f "$PID_FILE"
+      return 1
+    fi
+    sleep 1
+  done
+  log "server did not answer $BASE_URL/metadata within ${START_TIMEOUT}s; last log lines ($logf):"
+  tail -n 40 "$logf" >&2 || true
+  stop_pid "$pid"
+  return 1
+}
+
+cmd_up() {
+  command -v java >/dev/null 2>&1 || die "java not found (Java 17+ needed)"
+  if server_answers; then
+    log "a server already answers on port $PORT"
+    echo "$BASE_URL"
+    return 0
+  fi
+  mkdir -p "$RUN_DIR" "$DATA"
+  local logf="$DATA/hapi.log" pid
+  if pid="$(running_pid)"; then
+    log "server (pid $pid) is still starting; waiting"
+  else
+    if port_in_use; then
+      die "port $PORT is in use by another program (it does not answer $BASE_URL/metadata)"
+    fi
+    cmd_build
+    log "starting HAPI FHIR on $BASE_URL (data: $DATA, log: $logf)"
+    # Detach into its own session (setsid) so the server outlives the caller's process group
+    # (job runners often kill a whole group); the launched shell writes its own pid, then execs java.
+    local detach=()
+    command -v setsid >/dev/null 2>&1 && detach=(setsid)
+    rm -f "$PID_FILE"
+    # shellcheck disable=SC2086,SC2016  # JAVA_OPTS is a list of options; $$ is for the inner shell
+    "${detach[@]}" bash -c 'echo $$ >"$1"; shift; exec "$@"' hapi-launch "$PID_FILE" \
+      nohup java $JAVA_OPTS -jar "$JAR" \
+      --server.address=127.0.0.1 --server.port="$PORT" --fhirflow.data-dir="$DATA" \
+      >>"$logf" 2>&1 </dev/null &
+    local i
+    for i in $(seq 1 100); do
+      [ -s "$PID_FILE" ] && break
+      sleep 0.1
+    done
+    pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+    [[ "$pid" =~ ^[0-9]+$ ]] || die "could not start java (see $logf)"
+  fi
+  local t0=$SECONDS
+  wait_until_up "$pid" "$logf" || exit 1
+  log "up after $((SECONDS - t0))s (pid $pid)"
+  echo "$BASE_URL"
+}
+
+stop_pid() {
+  local pid="$1" i
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 60); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid ignored TERM for 30s; sending KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PID_FILE"
+}
+
+cmd_down() {
+  local pid
+  if pid="$(running_pid)"; then
+    log "stopping server on port $PORT (pid $pid)"
+    stop_pid "$pid"
+  else
+    rm -f "$PID_FILE"
+    log "no server started by hapi.sh is running on port $PORT"
+  fi
+}
+
+cmd_status() {
+  if server_answers; then
+    echo "$BASE_URL"
+  else
+    log "nothing answers on $BASE_URL/metadata"
+    return 1
+  fi
+}
+
+[ $# -ge 1 ] || usage
+cmd="$1"; shift
+case "$cmd" in
+  build) [ $# -eq 0 ] || die "build takes no arguments"; cmd_build ;;
+  up) parse_args "$@"; cmd_up ;;
+  down) parse_args "$@"; cmd_down ;;
+  status) parse_args "$@"; cmd_status ;;
+  -h|--help|help) usage ;;
+  *) die "unknown command: $cmd (build|up|down|status)" ;;
+esac
