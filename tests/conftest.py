@@ -17,7 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
-VAR = ROOT / "var" / "test"
+# FHIRFLOW_TEST_VAR lets two test runs on one machine keep separate Airflow DBs.
+VAR = Path(os.environ.get("FHIRFLOW_TEST_VAR", ROOT / "var" / "test"))
 
 os.environ["AIRFLOW_HOME"] = str(VAR / "airflow")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")

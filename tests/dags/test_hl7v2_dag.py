@@ -30,12 +30,17 @@ def _land(root: Path, *files: Path) -> None:
 
 
 def _on_server(hapi_url: str, root: Path) -> dict[str, int]:
-    found: dict[str, int] = {}
+    """Per type, how many of the distinct staged resource ids the server has."""
+    staged: dict[str, set[str]] = {}
     for path in root.glob("staged/hl7v2/*/*/batch-*/fhir/*.ndjson"):
-        ids = [orjson.loads(x)["id"] for x in path.read_bytes().splitlines()]
-        rtype = path.name.split(".")[0]
-        r = httpx.post(f"{hapi_url}/{rtype}/_search", data={"_id": ",".join(ids), "_summary": "count"}, timeout=60)
-        found[rtype] = found.get(rtype, 0) + int(r.json()["total"])
+        staged.setdefault(path.name.split(".")[0], set()).update(
+            orjson.loads(x)["id"] for x in path.read_bytes().splitlines())
+    found: dict[str, int] = {}
+    for rtype, ids in staged.items():
+        r = httpx.post(f"{hapi_url}/{rtype}/_search", data={"_id": ",".join(sorted(ids)), "_summary": "count"},
+                       timeout=60)
+        found[rtype] = int(r.json()["total"])
+        assert found[rtype] == len(ids), rtype
     return found
 
 
@@ -62,15 +67,17 @@ def test_rejected_message_quarantines_file_loads_the_rest_and_fails_run(
     bad = tmp_path / "mixed.hl7"
     good = (HL7 / "fhir-converter" / "ADT-A04-01.hl7").read_bytes().rstrip(b"\r\n")
     bad.write_bytes(good + b"\rMSH|^~\\&|X|Y|Z|W|20240101||ADT^A01|BROKEN1|P|2.5\rPID|1||^^^X||Nobody\r")
-    _land(root, bad, HL7 / "fhir-converter" / "ADT-A08-01.hl7")
+    _land(root, bad, HL7 / "fhir-converter" / "LAB-ORU-1.hl7")
     run = _dag().test(run_conf={"root": str(root), "fhir_url": hapi_url, "id_salt": "dag-test",
                                 "max_retry_after_s": 2})
     assert run.state == "failed"  # settle fails the run so operators see the rejection
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["load"] == "success" and states["settle"] == "failed"
-    assert [p.name for p in root.glob("archive/hl7v2/*/*")] == ["ADT-A08-01.hl7"]
+    assert [p.name for p in root.glob("archive/hl7v2/*/*")] == ["LAB-ORU-1.hl7"]
     quarantined = sorted(p.name for p in root.glob("quarantine/hl7v2/*/*"))
     assert quarantined == ["mixed.hl7", "mixed.hl7.errors.ndjson"]
     (err,) = [orjson.loads(x) for x in next(root.glob("quarantine/hl7v2/*/mixed.hl7.errors.ndjson")).read_bytes().splitlines()]
     assert "MSH-10 BROKEN1" in err["issue"][0]["diagnostics"]
-    assert _on_server(hapi_url, root)["Patient"] == 2  # the good message of the mixed file was loaded too
+    # The good message of the mixed file was loaded too: its patient and encounter are on the server.
+    found = _on_server(hapi_url, root)
+    assert found["Patient"] == 2 and found["Encounter"] == 1 and found["Observation"] >= 1

@@ -68,8 +68,23 @@ CODING_SYSTEM = {
 INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 INTERPRETATION = {"L", "H", "LL", "HH", "N", "A", "AA", "<", ">", "S", "R", "I", "U", "D", "B", "W"}
 
-# HL7 Table 0203 Identifier Type (CX-5) is a v2 code system of its own.
+# HL7 Table 0203 Identifier Type (CX-5) is a v2 code system of its own
+# (https://terminology.hl7.org/CodeSystem-v2-0203.html). Only codes of the table are coded; senders'
+# local values ("MRN", "ATHENA PAT") go to Identifier.type.text, since HAPI's $validate rejects an
+# unknown code in this system.
 IDENTIFIER_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0203"
+IDENTIFIER_TYPES = frozenset({
+    "AC", "ACSN", "AIN", "AM", "AMA", "AN", "ANC", "AND", "ANON", "ANT", "APRN", "ASID", "BA", "BC",
+    "BCT", "BR", "BRN", "BSNR", "CAII", "CC", "CONM", "CY", "CZ", "DC", "DDS", "DEA", "DFN", "DI",
+    "DL", "DN", "DO", "DP", "DPM", "DR", "DS", "DSG", "EI", "EN", "ESN", "FDR", "FDRFN", "FGN", "FI",
+    "FILL", "GI", "GIN", "GL", "GN", "HC", "IND", "IRISTEM", "JHN", "LACSN", "LANR", "LI", "LN", "LR",
+    "MA", "MB", "MC", "MCD", "MCN", "MCR", "MCT", "MD", "MI", "MR", "MRT", "MS", "NBSNR", "NCT", "NE",
+    "NH", "NI", "NII", "NIIP", "NP", "NPI", "OBI", "OD", "PA", "PC", "PCN", "PE", "PEN", "PGN", "PHC",
+    "PHE", "PHO", "PI", "PIN", "PLAC", "PN", "PNT", "PPIN", "PPN", "PRC", "PRN", "PT", "QA", "RI",
+    "RN", "RPH", "RR", "RRI", "RRP", "SAMN", "SB", "SID", "SL", "SN", "SNBSN", "SNO", "SP", "SR",
+    "SRX", "SS", "STN", "TAX", "TN", "TPR", "TREG", "TRL", "U", "UDI", "UPIN", "USID", "VN", "VP",
+    "VS", "WC", "WCN", "WP", "XV", "XX",
+})
 
 # HL7 Table 0201 Telecommunication Use Code (XTN-2) -> ContactPoint.use
 TELECOM_USE = {"PRN": "home", "ORN": "home", "WPN": "work", "VHN": "home", "ASN": "work",

@@ -146,18 +146,21 @@ class Message:
         """``MSH-9.1^MSH-9.2`` (``ADT^A01``); ``ADT^A04^ADT_A01`` becomes ``ADT^A04``."""
         return f"{self.get('MSH-9.1')}^{self.get('MSH-9.2')}".rstrip("^")
 
-    def groups(self, start: str, members: set[str] | None = None) -> Iterator[list[Segment]]:
-        """Runs of segments that begin at each ``start`` segment (e.g. OBR and its OBX/NTE)."""
+    def groups(self, start: str, until: frozenset[str] = frozenset()) -> Iterator[list[Segment]]:
+        """Runs of segments that begin at each ``start`` segment and end before the next ``start``
+        or any segment named in ``until`` (e.g. OBR with everything of its ORDER_OBSERVATION group:
+        OBX, NTE, PRT, SPM, ... up to the next OBR, ORC or PID)."""
         group: list[Segment] | None = None
         for seg in self.segments:
             if seg.name == start:
                 if group:
                     yield group
                 group = [seg]
-            elif group is not None and (members is None or seg.name in members):
-                group.append(seg)
-            elif group is not None and members is not None:
-                yield group
+            elif seg.name in until:
+                if group:
+                    yield group
                 group = None
+            elif group is not None:
+                group.append(seg)
         if group:
             yield group

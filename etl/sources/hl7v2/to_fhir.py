@@ -7,6 +7,7 @@ dispatched through :data:`MESSAGE_MAPPERS`; covering more of HL7 v2 means adding
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -64,6 +65,10 @@ def _dt(value: str, ctx: MappingContext, path: str) -> str | None:
     return out
 
 
+# An ISO OID as FHIR's oid type and HAPI's validator accept it: at least three arcs, no leading zeros.
+_OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*)){2,}")
+
+
 def identifiers(seg: Segment, field: int) -> list[dict[str, Any]]:
     """CX repetitions → Identifier (value .1, assigning authority .4, identifier type .5)."""
     out = []
@@ -73,10 +78,12 @@ def identifiers(seg: Segment, field: int) -> list[dict[str, Any]]:
             continue
         ident: dict[str, Any] = {}
         type_code = rep.get(5)
-        if type_code:
+        if type_code in codes.IDENTIFIER_TYPES:
             ident["type"] = {"coding": [{"system": codes.IDENTIFIER_TYPE_SYSTEM, "code": type_code}]}
+        elif type_code:
+            ident["type"] = {"text": type_code}
         authority_oid, authority = rep.get(4, 2), rep.get(4, 1)
-        if authority_oid and rep.get(4, 3).upper() == "ISO":
+        if rep.get(4, 3).upper() == "ISO" and _OID.fullmatch(authority_oid):
             ident["system"] = f"urn:oid:{authority_oid}"
         elif authority:
             ident["system"] = codes.LOCAL_ID_SYSTEM + quote(authority, safe="")
@@ -336,7 +343,9 @@ def _observation_value(obx: Segment, obs: Resource, ctx: MappingContext) -> None
         unit = obx.reps(6)[0] if obx.reps(6) else None
         if unit is not None and unit.get(1):
             qty["unit"] = unit.get(2) or unit.get(1)
-            if unit.get(3).upper() == "UCUM" or not unit.get(3):
+            # Only a unit the sender declares UCUM (OBX-6.3) is coded: an undeclared one is often a
+            # local spelling ("giga.l-1") that is not UCUM, and a wrong UCUM code fails validation.
+            if unit.get(3).upper() == "UCUM":
                 qty["system"] = "http://unitsofmeasure.org"
                 qty["code"] = unit.get(1)
         obs["valueQuantity"] = qty
@@ -410,11 +419,16 @@ def map_adt(msg: Message, ctx: MappingContext) -> list[Resource]:
     return out
 
 
+# Segments that open the next ORDER_OBSERVATION or PATIENT_RESULT group of ORU^R01 (v2.5.1 ch. 7):
+# an OBR's OBX/NTE/PRT/SPM... belong to it up to one of these.
+_ORDER_BOUNDARY = frozenset({"ORC", "PID", "PD1", "PV1", "MSH", "BHS", "BTS", "FHS", "FTS"})
+
+
 def map_oru(msg: Message, ctx: MappingContext) -> list[Resource]:
     """ORU^R01 → Patient + one DiagnosticReport per OBR + one Observation per OBX."""
     patient = to_fhir_patient(msg, ctx)
     out: list[Resource] = [patient]
-    groups = list(msg.groups("OBR", {"OBX", "NTE", "SPM", "TQ1", "TQ2", "CTI", "FT1"}))
+    groups = list(msg.groups("OBR", _ORDER_BOUNDARY))
     if not groups:
         raise MappingError("ORU^R01 without an OBR segment has no result to report", code="required").at_expression("OBR")  # type: ignore[misc]
     for group in groups:

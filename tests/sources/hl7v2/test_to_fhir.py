@@ -152,3 +152,28 @@ def test_broken_envelopes_are_reported_not_raised(tmp_path: Path, config: JobCon
     texts = [orjson.loads(x)["issue"][0]["diagnostics"]
              for x in (tmp_path / "errors/OperationOutcome.000.ndjson").read_bytes().splitlines()]
     assert all(t.startswith(name) for t in texts)
+
+
+def test_oru_observations_after_prt_and_nte_stay_in_their_order_group() -> None:
+    # ORU_R01 v2.5.1: PRT, NTE, TQ1, CTD and SPM may sit between an OBR and its OBX segments; every
+    # OBX up to the next ORC/OBR/PID belongs to that OBR.
+    msg = [*ORU[:3], "NTE|1||note", "PRT||AD||AD||PPT", "CTD|C^Emergency Contact^HL70131", ORU[3],
+           "PRT||AD||AD", ORU[4], "ORC|RE|ORD2", "OBR|2|ORD2||1234-5^Other^LN", "OBX|1|ST|1234-5^Other^LN||x"]
+    res = _by_type(to_fhir(Message(msg), _ctx()))
+    assert [len(r["result"]) for r in res["DiagnosticReport"]] == [2, 1]
+    assert len(res["Observation"]) == 3
+
+
+def test_local_identifier_types_and_bad_oids_are_not_coded() -> None:
+    msg = [ADT[0], "PID|1||A1^^^HOSP&1.1&ISO^MRN~B2^^^GHH&2.16.840.1.113883.19.5&ISO^MR||Doe^Jane||19800101|F"]
+    (patient,) = _by_type(to_fhir(Message(msg), _ctx()))["Patient"]
+    local, known = patient["identifier"]
+    assert local["type"] == {"text": "MRN"}  # not in HL7 table 0203
+    assert local["system"].endswith("HOSP")  # "1.1" is no usable OID: the authority name is kept
+    assert known["type"]["coding"][0]["code"] == "MR" and known["system"] == "urn:oid:2.16.840.1.113883.19.5"
+
+
+def test_only_declared_ucum_units_are_coded() -> None:
+    msg = [*ORU[:3], "OBX|1|NM|11156-7^LEUKOCYTES^LN||8.2|giga.l-1||N|||F"]
+    (obs,) = _by_type(to_fhir(Message(msg), _ctx()))["Observation"]
+    assert obs["valueQuantity"] == {"value": 8.2, "unit": "giga.l-1"}
