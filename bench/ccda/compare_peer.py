@@ -25,6 +25,72 @@ from etl.sources.ccda.source import CcdaSource  # noqa: E402
 DEFAULT_PAIRS = ROOT / "tests" / "data" / "ccda" / "fhir-converter"
 TOLERANCE = 0.10
 
+# Why a (document, type) is outside the tolerance: each reason was checked resource by resource
+# against the expected bundle (November 2026). The peer test fails on any gap not listed here and on
+# any listed gap that has closed, so this table stays true.
+REASONS: dict[str, str] = {
+    "participants": "FHIR-Converter makes Practitioner/Organization/RelatedPerson only for some header "
+    "participants; we map every author, performer, informant, guardian, next of kin / emergency contact, "
+    "represented, manufacturer and scoping organization, one resource per distinct id (checked: no two of "
+    "ours share an identifier)",
+    "more-templates": "entries FHIR-Converter leaves unmapped and C-CDA on FHIR maps: Procedure Activity "
+    "Act/Observation (.4.12/.4.13) → Procedure, Planned Act/Encounter/Procedure (.4.39/.4.40/.4.41) → "
+    "ServiceRequest, Functional/Cognitive Status and Vital Signs of R1.1-style documents → Observation, "
+    "Planned Immunization → MedicationRequest + Medication",
+    "distinct-ids": "the document states one problem twice under different ids (problem list and "
+    "encounter diagnosis): we keep one Condition per id, FHIR-Converter merges them",
+    "med-int": "Medication Activity in moodCode INT is a MedicationRequest in C-CDA on FHIR; FHIR-Converter "
+    "writes a MedicationStatement (170.314B2) or a MedicationAdministration with status in-progress "
+    "(Discharge Medication, Discharge_Summary) — we emit the MedicationRequest instead",
+    "dispense": "Medication Dispense (.4.18) is a MedicationDispense; FHIR-Converter writes it as a second "
+    "MedicationRequest (our MedicationRequest + MedicationDispense match its two MedicationRequests)",
+    "organizer-device": "FHIR-Converter makes a Device of the Medical Equipment Organizer's own code "
+    "(\"Implant\"), a grouping, not a device; we make Devices of the products it holds",
+}
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("170.314B2_Amb_CCD", "Condition"): "distinct-ids",
+    ("170.314B2_Amb_CCD", "MedicationStatement"): "med-int",
+    ("170.314B2_Amb_CCD", "Observation"): "more-templates",
+    ("170.314B2_Amb_CCD", "Practitioner"): "participants",
+    ("C-CDA_R2-1_CCD.xml", "MedicationRequest"): "dispense",
+    ("C-CDA_R2-1_CCD.xml", "Organization"): "participants",
+    ("C-CDA_R2-1_CCD.xml", "Practitioner"): "participants",
+    ("C-CDA_R2-1_CCD.xml", "Procedure"): "more-templates",
+    ("C-CDA_R2-1_CCD.xml", "RelatedPerson"): "participants",
+    ("CCD", "Organization"): "participants",
+    ("CCD", "Practitioner"): "participants",
+    ("CCD", "Procedure"): "more-templates",
+    ("CCD", "RelatedPerson"): "participants",
+    ("Care_Plan", "Organization"): "participants",
+    ("Care_Plan", "Practitioner"): "participants",
+    ("Care_Plan", "RelatedPerson"): "participants",
+    ("Consultation_Note", "Organization"): "participants",
+    ("Consultation_Note", "Practitioner"): "participants",
+    ("Discharge_Summary", "Condition"): "distinct-ids",
+    ("Discharge_Summary", "MedicationAdministration"): "med-int",
+    ("Discharge_Summary", "Organization"): "participants",
+    ("Discharge_Summary", "Practitioner"): "participants",
+    ("Discharge_Summary", "RelatedPerson"): "participants",
+    ("History_and_Physical", "MedicationRequest"): "dispense",
+    ("History_and_Physical", "Organization"): "participants",
+    ("History_and_Physical", "Practitioner"): "participants",
+    ("History_and_Physical", "RelatedPerson"): "participants",
+    ("Operative_Note", "Organization"): "participants",
+    ("Operative_Note", "Practitioner"): "participants",
+    ("Progress_Note", "Organization"): "participants",
+    ("Progress_Note", "Practitioner"): "participants",
+    ("Progress_Note", "RelatedPerson"): "participants",
+    ("Referral_Note", "Device"): "organizer-device",
+    ("Referral_Note", "Medication"): "more-templates",
+    ("Referral_Note", "Organization"): "participants",
+    ("Referral_Note", "Practitioner"): "participants",
+    ("Referral_Note", "Procedure"): "more-templates",
+    ("Referral_Note", "RelatedPerson"): "participants",
+    ("Referral_Note", "ServiceRequest"): "more-templates",
+    ("Unstructured_Document_reference", "Organization"): "participants",
+    ("sample", "Organization"): "participants",
+}
+
 
 def ours(path: Path) -> Counter[str]:
     """Resource counts fhirflow makes from one input file."""
@@ -61,8 +127,9 @@ def compare(pairs: Path = DEFAULT_PAIRS) -> list[dict[str, object]]:
                 status = "ok"
             else:
                 status = "more" if n_ours > n_theirs else "fewer"
+            note = EXCEPTIONS.get((inp.stem, rtype), "") if status not in ("ok", "extra") else ""
             rows.append({"document": inp.stem, "type": rtype, "ours": n_ours, "theirs": n_theirs,
-                         "status": status})
+                         "status": status, "note": note})
     return rows
 
 
@@ -84,12 +151,19 @@ def render(rows: list[dict[str, object]]) -> str:
         t[1] += int(r["theirs"])  # type: ignore[call-overload]
     lines += ["## Totals over all pairs", "", "| type | fhirflow | FHIR-Converter |", "|---|---:|---:|"]
     lines += [f"| {t} | {o} | {th} |" for t, (o, th) in sorted(by_type.items())]
-    lines += ["", "## Per document", "", "| document | type | fhirflow | FHIR-Converter | status |",
-              "|---|---|---:|---:|---|"]
-    lines += [f"| {r['document']} | {r['type']} | {r['ours']} | {r['theirs']} | {r['status']} |" for r in rows]
-    missing = sorted({f"{r['document']}: {r['type']}" for r in rows if r["status"] == "MISSING"})
+    lines += ["", "## Per document", "",
+              "*more*/*fewer*/*MISSING* rows name their reason (see *Documented differences*); a row out of",
+              "tolerance without one fails `tests/sources/ccda/test_ccda_peer.py`.", "",
+              "| document | type | fhirflow | FHIR-Converter | status | reason |",
+              "|---|---|---:|---:|---|---|"]
+    lines += [f"| {r['document']} | {r['type']} | {r['ours']} | {r['theirs']} | {r['status']} | {r['note']} |"
+              for r in rows]
+    missing = sorted({f"{r['document']}: {r['type']} ({r['note'] or 'UNEXPLAINED'})"
+                      for r in rows if r["status"] == "MISSING"})
     lines += ["", "## Types FHIR-Converter emits that we do not", ""]
     lines += [f"- {m}" for m in missing] or ["- none"]
+    lines += ["", "## Documented differences", ""]
+    lines += [f"- **{key}**: {text}" for key, text in REASONS.items()]
     return "\n".join(lines) + "\n"
 
 

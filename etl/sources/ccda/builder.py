@@ -48,9 +48,10 @@ class DocumentBuilder:
         return self.ctx.make(resource_type, "document", root, ext, path, *qualifier)
 
     def add(self, resource: Json) -> dict[str, str]:
-        """Keep ``resource`` (unless one with its type and id is already kept); its Reference."""
+        """Keep ``resource`` (unless one with its type and id is already kept: see :func:`_keep`); its
+        Reference."""
         rtype, rid = resource["resourceType"], resource["id"]
-        self.resources.setdefault((rtype, rid), resource)
+        _keep(self.resources, (rtype, rid), resource)
         return reference(rtype, rid)
 
     def has(self, resource_type: str, rid: str) -> bool:
@@ -68,7 +69,15 @@ class DocumentBuilder:
 
     def merge(self, child: DocumentBuilder) -> None:
         for key, res in child.resources.items():
-            self.resources.setdefault(key, res)
+            _keep(self.resources, key, res)
+
+    def lookup(self, resource_type: str, rid: str) -> Json | None:
+        """The resource kept by this builder or the document's builder, if any."""
+        parent: Any = getattr(self, "_parent", None)
+        found = self.resources.get((resource_type, rid))
+        if found is None and parent is not None:
+            found = parent.resources.get((resource_type, rid))
+        return found
 
     def known(self, resource_type: str, rid: str) -> bool:
         """True if this builder or the document's builder already holds the resource."""
@@ -85,3 +94,19 @@ def _signature(el: Element) -> tuple[tuple[str, str, str], ...]:
         if name in ("code", "value", "low", "high", "effectiveTime"):
             out.append((name, d.get("code") or "", d.get("value") or ""))
     return tuple(out)
+
+
+# People and organizations are often named in full once (the header) and by id alone elsewhere
+# (``<assignedAuthor><id …/></assignedAuthor>``), and an Encounter Activity may repeat the header's
+# encounter: the fuller record of one id wins, whatever the order.
+_FULLER_WINS = frozenset({"Practitioner", "Organization", "Encounter"})
+
+
+def _keep(kept: dict[tuple[str, str], Json], key: tuple[str, str], resource: Json) -> None:
+    old = kept.get(key)
+    if old is None or (key[0] in _FULLER_WINS and _size(resource) > _size(old)):
+        kept[key] = resource
+
+
+def _size(resource: Json) -> int:
+    return sum(len(v) if isinstance(v, list) else 1 for v in resource.values())

@@ -139,6 +139,8 @@ ENTRY_TEMPLATES: dict[str, str] = {
     "2.16.840.1.113883.10.20.22.4.3": "problem-concern", "2.16.840.1.113883.10.20.22.4.4": "problem",
     "2.16.840.1.113883.10.20.22.4.132": "health-concern", "2.16.840.1.113883.10.20.22.4.33": "problem-concern",
     "2.16.840.1.113883.10.20.22.4.34": "problem-concern", "2.16.840.1.113883.10.20.22.4.80": "problem-concern",
+    # Preoperative (.4.65) and Postoperative (.4.51) Diagnosis acts wrap Problem Observations.
+    "2.16.840.1.113883.10.20.22.4.65": "problem-concern", "2.16.840.1.113883.10.20.22.4.51": "problem-concern",
     "2.16.840.1.113883.10.20.22.4.16": "medication", "2.16.840.1.113883.10.20.22.4.42": "planned-medication",
     "2.16.840.1.113883.10.20.22.4.52": "immunization",
     "2.16.840.1.113883.10.20.22.4.1": "result-organizer", "2.16.840.1.113883.10.20.22.4.2": "result",
@@ -196,6 +198,18 @@ IMMUNIZATION_REFUSAL = "2.16.840.1.113883.10.20.22.4.53"
 POLICY_ACTIVITY = "2.16.840.1.113883.10.20.22.4.61"
 FAMILY_HISTORY_OBSERVATION = "2.16.840.1.113883.10.20.22.4.46"
 PRODUCT_INSTANCE = "2.16.840.1.113883.10.20.22.4.37"
+# Diagnosis acts whose Conditions are encounter diagnoses (C-CDA R2.1 templates: Hospital Discharge /
+# Admission Diagnosis, Encounter Diagnosis, Postoperative / Preoperative Diagnosis).
+ENCOUNTER_DIAGNOSIS_ACTS = frozenset({
+    "2.16.840.1.113883.10.20.22.4.33", "2.16.840.1.113883.10.20.22.4.34", "2.16.840.1.113883.10.20.22.4.80",
+    "2.16.840.1.113883.10.20.22.4.51", "2.16.840.1.113883.10.20.22.4.65"})
+# Observations that can sit under an Allergy Concern Act but are not allergies (C-CDA R2.1: Allergy
+# Status .4.28, Reaction .4.9, Severity .4.8, Priority Preference .4.143, Problem Status .4.6).
+ALLERGY_CONCERN_PARTS = frozenset({
+    "2.16.840.1.113883.10.20.22.4.28", "2.16.840.1.113883.10.20.22.4.9", "2.16.840.1.113883.10.20.22.4.8",
+    "2.16.840.1.113883.10.20.22.4.143", "2.16.840.1.113883.10.20.22.4.6"})
+MEDICATION_SUPPLY_ORDER = "2.16.840.1.113883.10.20.22.4.17"
+MEDICATION_DISPENSE = "2.16.840.1.113883.10.20.22.4.18"
 
 # SNOMED CT clinical status values of the Allergy Status / Problem Status observations -> FHIR.
 CLINICAL_STATUS: dict[str, str] = {
@@ -219,6 +233,10 @@ MED_STATEMENT_STATUS = {"active": "active", "completed": "completed", "aborted":
 MED_REQUEST_STATUS = {"active": "active", "completed": "completed", "aborted": "stopped",
                       "suspended": "on-hold", "cancelled": "cancelled", "held": "on-hold",
                       "new": "draft", "nullified": "entered-in-error"}
+# ActStatus of a Medication Dispense -> MedicationDispense.status (http://hl7.org/fhir/R4/valueset-medicationdispense-status.html).
+MED_DISPENSE_STATUS = {"completed": "completed", "active": "in-progress", "aborted": "stopped",
+                       "cancelled": "cancelled", "held": "on-hold", "suspended": "on-hold", "new": "preparation",
+                       "nullified": "entered-in-error"}
 PROCEDURE_STATUS = {"completed": "completed", "active": "in-progress", "aborted": "stopped",
                     "cancelled": "not-done", "new": "preparation", "held": "on-hold", "suspended": "on-hold",
                     "nullified": "entered-in-error"}

@@ -24,10 +24,10 @@ from typing import Any
 
 from lxml import etree
 
-from etl.config import JobConfig
+from etl.config import JobConfig, Strictness
 from etl.errors import InputError, Location, ParseError, UnsupportedError
 from etl.sources.base import Unit
-from etl.sources.ccda.model import V3_NS, Document, local
+from etl.sources.ccda.model import V3_NS, XSI_TYPE, Document, local
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 CLINICAL_DOCUMENT = f"{{{V3_NS}}}ClinicalDocument"
@@ -99,13 +99,15 @@ def read_documents(path: Path, config: JobConfig) -> Iterator[Unit[Document]]:
             code="too-long"))
         return
     with open(path, "rb") as fh:
-        yield from _documents(_Limited(fh, limit), path.name, limit)
+        yield from _documents(_Limited(fh, limit), path.name, limit, config.strictness)
 
 
-def _documents(stream: Any, file: str, limit: int) -> Iterator[Unit[Document]]:
+def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Strictness.WARN) -> Iterator[Unit[Document]]:
     loc = Location(file)
     found = 0
+    reported = 0  # libxml2 errors already turned into error records
     checked = False
+    events: Any = None
     try:
         events = etree.iterparse(stream, events=("start", "end"), **_parser_options())
         for event, el in events:
@@ -124,8 +126,25 @@ def _documents(stream: Any, file: str, limit: int) -> Iterator[Unit[Document]]:
                 doc = Document(file=file, root=el, index=found)
                 found += 1
                 where = f"document {doc.doc_id_text}"
-                yield Unit(Location(file, where), record=doc, warnings=warnings)
-                yield from _broken_sections(doc, file)
+                # libxml2 reports some errors (an undeclared namespace prefix) only when the whole
+                # stream ends; ask now, so the document is rejected once instead of converted and
+                # then reported again as a second error record.
+                errors = _errors(events)
+                new, reported = errors[reported:], len(errors)
+                fatal = [e for e in new if not _undeclared_xsi(e)]
+                if new and not fatal and strictness is not Strictness.RAISE:
+                    _declare_xsi(el)
+                    if strictness is Strictness.WARN:
+                        warnings.append("the xsi: prefix is used without its declaration (xmlns:xsi); "
+                                        "read as the XML Schema instance namespace")
+                    new = []
+                if new:
+                    first = (fatal or new)[0]
+                    yield Unit(Location(file, where), error=ParseError(
+                        f"not well-formed XML: {first.message[:120]} (line {first.line})", Location(file, where)))
+                else:
+                    yield Unit(Location(file, where), record=doc, warnings=warnings)
+                    yield from _broken_sections(doc, file)
                 if el.getparent() is not None:
                     el.clear()
     except InputError as exc:
@@ -136,10 +155,32 @@ def _documents(stream: Any, file: str, limit: int) -> Iterator[Unit[Document]]:
             f"the document is over the C-CDA limit of {limit} bytes (ccda_max_bytes)", loc, code="too-long"))
         return
     except etree.XMLSyntaxError as exc:
+        if found and len(_errors(events)) <= reported:
+            return  # the late report of an error a document was already rejected for
         yield Unit(loc, error=ParseError(f"not well-formed XML: {_syntax_message(exc)}", loc))
         return
     if not found:
         yield Unit(loc, error=UnsupportedError("not a C-CDA document: no ClinicalDocument element", loc))
+
+
+def _errors(events: Any) -> list[Any]:
+    """The errors (not warnings) libxml2 has logged so far on this parse."""
+    if events is None:
+        return []
+    return [e for e in events.error_log if e.level >= etree.ErrorLevels.ERROR]
+
+
+def _undeclared_xsi(error: Any) -> bool:
+    return "Namespace prefix xsi " in str(error.message) and "is not defined" in str(error.message)
+
+
+def _declare_xsi(root: Any) -> None:
+    # Documents that use xsi:type without declaring xmlns:xsi are common in the wild; libxml2 keeps
+    # the attribute under its literal name. Move it to the namespace the mappers read.
+    for el in root.iter():
+        literal = el.attrib.pop("xsi:type", None) if isinstance(el.tag, str) else None
+        if literal is not None:
+            el.set(XSI_TYPE, literal)
 
 
 def _into_v3(root: Any) -> None:

@@ -15,6 +15,7 @@ from etl.sources.ccda.datatypes import (
     codeable,
     coding,
     effective,
+    id_key,
     identifiers,
     period,
     put,
@@ -61,9 +62,11 @@ def _status_cc(system: str, code: str) -> Json:
 
 def to_fhir_allergy_concern(act: Element, b: DocumentBuilder) -> Refs:
     """Allergy Concern Act (2.16.840.1.113883.10.20.22.4.30) → one AllergyIntolerance per
-    Allergy - Intolerance Observation it holds."""
+    Allergy - Intolerance Observation it holds (an observation of another known kind, e.g. a
+    Severity Observation misplaced on the act, is not an allergy)."""
     return [r for obs in related(act, None) if codes.ENTRY_TEMPLATES.get(_tpl(obs)) == "allergy"
-            or obs.tag.endswith("}observation") for r in to_fhir_allergy_intolerance(obs, b, act)]
+            or (obs.tag.endswith("}observation") and not set(template_ids(obs)) & codes.ALLERGY_CONCERN_PARTS)
+            for r in to_fhir_allergy_intolerance(obs, b, act)]
 
 
 def _tpl(el: Element) -> str:
@@ -130,9 +133,9 @@ def to_fhir_allergy_intolerance(obs: Element, b: DocumentBuilder, concern: Eleme
 
 def to_fhir_problem_concern(act: Element, b: DocumentBuilder, category: str = "problem-list-item") -> Refs:
     """Problem Concern Act (2.16.840.1.113883.10.20.22.4.3), Hospital Admission/Discharge Diagnosis
-    (.4.34/.4.33) and Encounter Diagnosis (.4.80) → a Condition per Problem Observation."""
-    if "2.16.840.1.113883.10.20.22.4.80" in template_ids(act) or "2.16.840.1.113883.10.20.22.4.33" in template_ids(
-            act) or "2.16.840.1.113883.10.20.22.4.34" in template_ids(act):
+    (.4.34/.4.33), Encounter Diagnosis (.4.80) and Pre-/Postoperative Diagnosis (.4.65/.4.51) → a
+    Condition per Problem Observation."""
+    if set(template_ids(act)) & codes.ENCOUNTER_DIAGNOSIS_ACTS:
         category = "encounter-diagnosis"
     out: Refs = []
     for obs in related(act):
@@ -276,7 +279,73 @@ def to_fhir_medication_activity(sa: Element, b: DocumentBuilder) -> Refs:
     d = dosage(sa, b)
     if d:
         res["dosage"] = [d]
-    return [b.add(res)]
+    return [b.add(res), *to_fhir_medication_supplies(sa, res["medicationReference"], b)]
+
+
+def to_fhir_medication_supplies(sa: Element, medication: dict[str, str], b: DocumentBuilder) -> Refs:
+    """The Medication Supply Order (2.16.840.1.113883.10.20.22.4.17) and Medication Dispense (.4.18)
+    entries of a Medication Activity → MedicationRequest (intent ``order``) and MedicationDispense
+    (C-CDA on FHIR, medication mapping); the dispense points at the order it fills when there is one."""
+    out: Refs = []
+    orders = [to_fhir_supply_order(s, medication, b) for s in related(sa, codes.MEDICATION_SUPPLY_ORDER)]
+    out += orders
+    for dispense in related(sa, codes.MEDICATION_DISPENSE):
+        out.append(to_fhir_medication_dispense(dispense, medication, orders[:1], b))
+    return out
+
+
+def _supply_medication(supply: Element, fallback: dict[str, str], b: DocumentBuilder) -> dict[str, str]:
+    product = find(supply, "product/manufacturedProduct")
+    if product is not None and find(product, "manufacturedMaterial/code") is not None:
+        return to_fhir_medication(product, b)
+    return fallback
+
+
+def to_fhir_supply_order(supply: Element, medication: dict[str, str], b: DocumentBuilder) -> dict[str, str]:
+    """Medication Supply Order (2.16.840.1.113883.10.20.22.4.17, supply moodCode INT) → MedicationRequest.
+
+    :return: http://hl7.org/fhir/us/core/StructureDefinition/us-core-medicationrequest
+    """
+    res = base(b, "MedicationRequest", supply)
+    res["status"] = codes.MED_REQUEST_STATUS.get(status_code(supply), "active")
+    res["intent"] = "order"
+    res["medicationReference"] = _supply_medication(supply, medication, b)
+    res["subject"] = b.patient_ref
+    put(res, "encounter", b.encounter_ref)
+    put(res, "authoredOn", author_time(supply, b))
+    who = authors(supply, b)
+    if who:
+        res["requester"] = who[0]
+    dispense: Json = {}
+    repeats = attr(find(supply, "repeatNumber"), "value")
+    if repeats.isdigit():
+        dispense["numberOfRepeatsAllowed"] = max(int(repeats) - 1, 0)
+    put(dispense, "quantity", quantity(find(supply, "quantity"), b.ctx, "supply/quantity"))
+    eff = next((e for e in findall(supply, "effectiveTime")
+                if (e.get(XSI_TYPE) or "IVL_TS").split(":")[-1] == "IVL_TS"), None)
+    put(dispense, "validityPeriod", period(eff, b.ctx, "supply/effectiveTime"))
+    put(res, "dispenseRequest", dispense)
+    return b.add(res)
+
+
+def to_fhir_medication_dispense(supply: Element, medication: dict[str, str], orders: Refs,
+                                b: DocumentBuilder) -> dict[str, str]:
+    """Medication Dispense (2.16.840.1.113883.10.20.22.4.18, supply moodCode EVN) → MedicationDispense.
+
+    :return: https://hl7.org/fhir/R4/medicationdispense.html
+    """
+    res = base(b, "MedicationDispense", supply)
+    res["status"] = codes.MED_DISPENSE_STATUS.get(status_code(supply), "completed")
+    res["medicationReference"] = _supply_medication(supply, medication, b)
+    res["subject"] = b.patient_ref
+    put(res, "context", b.encounter_ref)
+    put(res, "performer", [{"actor": a} for a in performers(supply, b)])
+    put(res, "authorizingPrescription", orders)
+    put(res, "quantity", quantity(find(supply, "quantity"), b.ctx, "supply/quantity"))
+    eff = find(supply, "effectiveTime")
+    put(res, "whenHandedOver", ts(eff, b.ctx, "supply/effectiveTime")
+        or ts(find(eff, "high"), b.ctx, "supply/effectiveTime/high"))
+    return b.add(res)
 
 
 def to_fhir_medication_request(sa: Element, b: DocumentBuilder) -> Refs:
@@ -305,7 +374,7 @@ def to_fhir_medication_request(sa: Element, b: DocumentBuilder) -> Refs:
     repeats = attr(find(sa, "repeatNumber"), "value")
     if repeats.isdigit():
         res["dispenseRequest"] = {"numberOfRepeatsAllowed": max(int(repeats) - 1, 0)}
-    return [b.add(res)]
+    return [b.add(res), *to_fhir_medication_supplies(sa, res["medicationReference"], b)]
 
 
 def to_fhir_medication_administration(sa: Element, b: DocumentBuilder) -> Refs:
@@ -479,7 +548,29 @@ def to_fhir_encounter_activity(enc: Element, b: DocumentBuilder) -> Refs:
             if reason:
                 res.setdefault("reasonCode", []).append(reason)
     put(res, "diagnosis", diagnoses)
-    return [b.add(res)]
+    return [b.add(_with_document_encounter(enc, res, b))]
+
+
+def _with_document_encounter(enc: Element, res: Json, b: DocumentBuilder) -> Json:
+    """An Encounter Activity that repeats the header's encompassingEncounter (same ``id``) is that
+    encounter: one resource, the header's values first, lists joined."""
+    header = find(b.doc.root, "componentOf/encompassingEncounter")
+    key = id_key(enc)
+    if header is None or key is None or key != id_key(header) or b.encounter_ref is None:
+        return res
+    rid = b.encounter_ref["reference"].split("/", 1)[1]
+    first = b.lookup("Encounter", rid)
+    if first is None:
+        return res
+    merged: Json = dict(first)
+    for k, v in res.items():
+        if k == "id":
+            continue
+        if k not in merged or (k == "class" and merged[k].get("code") == "UNK"):
+            merged[k] = v
+        elif isinstance(v, list) and isinstance(merged[k], list):
+            merged[k] = merged[k] + [x for x in v if x not in merged[k]]
+    return merged
 
 
 def _service_location(role: Element, b: DocumentBuilder) -> dict[str, str] | None:

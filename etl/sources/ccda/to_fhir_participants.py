@@ -114,7 +114,7 @@ def to_fhir_device_author(assigned: Element, b: DocumentBuilder) -> dict[str, st
 
 def participant_ref(assigned: Element | None, b: DocumentBuilder) -> dict[str, str] | None:
     """Whoever ``assignedAuthor``/``assignedEntity`` names: a Practitioner (plus its PractitionerRole
-    and Organization), a Device, or only an Organization."""
+    and Organization), a Device, only an Organization, or a Practitioner known only by its id."""
     if assigned is None or assigned.get("nullFlavor"):
         return None
     org = to_fhir_organization(find(assigned, "representedOrganization"), b)
@@ -125,6 +125,10 @@ def participant_ref(assigned: Element | None, b: DocumentBuilder) -> dict[str, s
             return prac
     if find(assigned, "assignedAuthoringDevice") is not None:
         return to_fhir_device_author(assigned, b)
+    if org is None and identifiers(assigned):
+        # Only an id (e.g. ``<assignedAuthor><id root=…/></assignedAuthor>``): a person known by
+        # their id; a Practitioner with just the identifier keeps who it was (C-CDA on FHIR).
+        return to_fhir_practitioner(assigned, b)
     return org
 
 

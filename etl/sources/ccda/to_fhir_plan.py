@@ -16,6 +16,7 @@ from etl.sources.ccda.datatypes import (
     codeable,
     effective,
     id_key,
+    identifiers,
     instant,
     period,
     put,
@@ -177,7 +178,7 @@ def to_fhir_note(act: Element, b: DocumentBuilder) -> Refs:
 def to_fhir_consent(obs: Element, b: DocumentBuilder) -> Refs:
     """Advance Directive Observation (2.16.840.1.113883.10.20.22.4.48) → Consent, scope ``adr``;
     the directive's type is the category, its value the provision code, the referenced document
-    (``reference/externalDocument``) the source attachment.
+    (``reference/externalDocument``) a DocumentReference that is the Consent's source.
 
     :return: https://hl7.org/fhir/R4/consent.html
     """
@@ -189,9 +190,9 @@ def to_fhir_consent(obs: Element, b: DocumentBuilder) -> Refs:
     res["category"] = [category] if category else [{"coding": [{"system": "http://loinc.org", "code": "42348-3"}]}]
     res["patient"] = b.patient_ref
     put(res, "dateTime", author_time(obs, b))
-    doc_ref = attr(find(obs, "reference/externalDocument/text/reference"), "value")
-    if doc_ref:
-        res["sourceAttachment"] = {"url": doc_ref}
+    source = to_fhir_external_document(find(obs, "reference/externalDocument"), obs, b)
+    if source:
+        res["sourceReference"] = source
     # ppc-1 requires a policy or policyRule; C-CDA states none, so the rule names its own kind.
     res["policyRule"] = {"text": "advance directive"}
     value = codeable(find(obs, "value"), b.doc)
@@ -202,6 +203,35 @@ def to_fhir_consent(obs: Element, b: DocumentBuilder) -> Refs:
         provision["code"] = [value]
     put(res, "provision", provision)
     return [b.add(res)]
+
+
+def to_fhir_external_document(ext: Element | None, owner: Element, b: DocumentBuilder) -> dict[str, str] | None:
+    """``reference/externalDocument`` (e.g. the scanned advance directive, C-CDA Advance Directive
+    Observation .4.48) → DocumentReference pointing at the document (``text/reference/@value``); None
+    when it names no document.
+
+    :return: https://hl7.org/fhir/R4/documentreference.html
+    """
+    if ext is None:
+        return None
+    url = attr(find(ext, "text/reference"), "value")
+    ids = id_key(ext)
+    if not url and ids is None:
+        return None
+    res: Json = {"resourceType": "DocumentReference",
+                 "id": b.key_id("DocumentReference", ext) if ids else b.key_id("DocumentReference", owner, "source")}
+    put(res, "identifier", identifiers(ext))
+    res["status"] = "current"
+    res["type"] = codeable(find(ext, "code"), b.doc) or {"coding": [{
+        "system": "http://loinc.org", "code": "42348-3", "display": "Advance healthcare directives"}]}
+    res["subject"] = b.patient_ref
+    attachment: Json = {}
+    put(attachment, "contentType", attr(find(ext, "text"), "mediaType") or None)
+    put(attachment, "url", url or None)
+    if not attachment:
+        attachment = {"title": "referenced document"}
+    res["content"] = [{"attachment": attachment}]
+    return b.add(res)
 
 
 def to_fhir_care_plan(b: DocumentBuilder, composition: Json) -> dict[str, str]:

@@ -29,17 +29,28 @@ CAS_GROUP = "https://x12.org/codes/claim-adjustment-group-codes"  # X12 element 
 CLAIM_FREQUENCY = "https://x12.org/codes/claim-frequency-codes"  # X12 external code list 235 / NUBC FL04 3rd digit
 CLAIM_STATUS_835 = "https://x12.org/codes/claim-status-codes-835"  # CLP02, X12 element 1029
 POA = "https://www.cms.gov/Medicare/Medicare-Fee-for-Service-Payment/HospitalAcqCond/Coding"  # C4BB PresentOnAdmission
-TOOTH = "http://terminology.hl7.org/CodeSystem/ex-tooth"  # ADA Universal numbering as in the FHIR example set
-SURFACE = "http://terminology.hl7.org/CodeSystem/FDI-surface"
-ORAL_CAVITY = "https://www.ada.org/oral-cavity-designation"  # ADA JP: X12 element 1361 (CLM11 / SV304)
+# Dental (837D): CARIN BB Oral (C4BB-ExplanationOfBenefit-Oral) binds item.bodySite to the OralBodySite value
+# set = ADA Universal tooth numbers + ADA areas of the oral cavity, and item.subSite to ADA tooth surfaces
+# (https://hl7.org/fhir/us/carin-bb/ValueSet-OralBodySite.html, ValueSet-C4BBSurfaceCodes.html). NOT the R4
+# example systems ex-tooth / FDI-surface: those hold FDI (ISO 3950) numbers, and X12 sends ADA Universal ones.
+TOOTH = "http://terminology.hl7.org/CodeSystem/ADAUniversalToothDesignationSystem"  # TOO02 / DN201 (TOO01 = JP)
+SURFACE = "http://terminology.hl7.org/CodeSystem/ADAToothSurfaceCodes"  # TOO03 (X12 element 1369)
+ORAL_CAVITY = "http://terminology.hl7.org/CodeSystem/ADAAreaOralCavitySystem"  # SV304 (X12 element 1361)
 C4BB_SUPPORTING_INFO = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBSupportingInfoType"
 C4BB_ADJUDICATION = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBAdjudication"
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"  # https://terminology.hl7.org/CodeSystem-adjudication.html
-DIAGNOSIS_TYPE = "http://terminology.hl7.org/CodeSystem/ex-diagnosistype"
+DIAGNOSIS_TYPE = "http://terminology.hl7.org/CodeSystem/ex-diagnosistype"  # principal, admitting, ... (R4 core)
+# CARIN codes that complement ex-diagnosistype: other, secondary, externalcauseofinjury, patientreasonforvisit
+# https://hl7.org/fhir/us/carin-bb/CodeSystem-C4BBClaimDiagnosisType.html
+C4BB_DIAGNOSIS_TYPE = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimDiagnosisType"
+C4BB_PROCEDURE_TYPE = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimProcedureType"
 PROCESS_PRIORITY = "http://terminology.hl7.org/CodeSystem/processpriority"
 PAYEE_TYPE = "http://terminology.hl7.org/CodeSystem/payeetype"
 RELATED_CLAIM = "http://terminology.hl7.org/CodeSystem/ex-relatedclaimrelationship"
-PAYMENT_TYPE = "http://terminology.hl7.org/CodeSystem/ex-paymenttype"
+PAYMENT_TYPE = "http://terminology.hl7.org/CodeSystem/ex-paymenttype"  # EOB.payment.type: complete | partial
+# PaymentReconciliation.detail.type (R4 binding PaymentTypeCodes): payment | adjustment | advance
+# https://terminology.hl7.org/CodeSystem-payment-type.html
+PAYMENT_DETAIL_TYPE = "http://terminology.hl7.org/CodeSystem/payment-type"
 PLB_REASON = "https://x12.org/codes/provider-adjustment-reason-codes"  # X12 element 426 (PLB03-1)
 COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
 SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
@@ -139,14 +150,25 @@ MAINTENANCE_STATUS: dict[str, str] = {
     "032": "active",
 }
 
-# 2300 HI qualifiers: ICD-10 code lists (X12 external code list 897); B = principal, A = other,
-# BBR/BBQ = ICD-10-PCS procedures, ABJ = admitting, APR = reason for visit, ABN = external cause
+# 2300 HI qualifiers: ICD-10 code lists (X12 external code list 897); ABK/BK = principal, ABF/BF = other,
+# ABJ/BJ = admitting, APR/PR = patient's reason for visit, ABN/BN = external cause of injury.
+# Value: (code system of the diagnosis, diagnosis.type role). The role becomes a Coding via DIAGNOSIS_ROLE.
 HI_DIAGNOSIS: dict[str, tuple[str, str]] = {
     "ABK": (ICD10CM, "principal"), "ABF": (ICD10CM, "other"), "ABJ": (ICD10CM, "admitting"),
     "APR": (ICD10CM, "patientreasonforvisit"), "ABN": (ICD10CM, "externalcauseofinjury"),
     "BK": (ICD9CM, "principal"), "BF": (ICD9CM, "other"), "BJ": (ICD9CM, "admitting"),
     "PR": (ICD9CM, "patientreasonforvisit"), "BN": (ICD9CM, "externalcauseofinjury"),
 }
+# diagnosis.type role -> (system, code). principal/admitting exist in THO ex-diagnosistype (R4 core, known to
+# HAPI); the other roles exist only in CARIN's C4BBClaimDiagnosisType. An "other" diagnosis of a professional or
+# dental claim is "secondary" in CARIN (C4BBClaimProfessionalAndNonClinicianDiagnosisType), see DIAGNOSIS_ROLE_837P.
+DIAGNOSIS_ROLE: dict[str, tuple[str, str]] = {
+    "principal": (DIAGNOSIS_TYPE, "principal"), "admitting": (DIAGNOSIS_TYPE, "admitting"),
+    "other": (C4BB_DIAGNOSIS_TYPE, "other"), "secondary": (C4BB_DIAGNOSIS_TYPE, "secondary"),
+    "patientreasonforvisit": (C4BB_DIAGNOSIS_TYPE, "patientreasonforvisit"),
+    "externalcauseofinjury": (C4BB_DIAGNOSIS_TYPE, "externalcauseofinjury"),
+}
+DIAGNOSIS_ROLE_NON_INSTITUTIONAL: dict[str, str] = {"other": "secondary"}
 HI_PROCEDURE: dict[str, tuple[str, str]] = {
     "BBR": (ICD10PCS, "principal"), "BBQ": (ICD10PCS, "other"), "BR": (ICD9CM, "principal"), "BQ": (ICD9CM, "other"),
 }
@@ -155,6 +177,11 @@ HI_VALUE_QUALIFIERS = {"BE", "BH", "BI", "BG", "TC"}  # value, occurrence, occur
 # SV101-1 / SV202-1 / SV301-1 product/service id qualifier, X12 element 235
 PRODUCT_SERVICE_SYSTEM: dict[str, str] = {"HC": HCPCS, "AD": CDT, "N4": NDC, "IV": HCPCS, "ER": HCPCS,
                                           "WK": HCPCS, "HP": HCPCS}
+
+# 837D TOO01 / DN205 code list qualifier: JP = ADA Universal National Tooth Designation System (X12 element 1270)
+TOOTH_QUALIFIER = "JP"
+# 837D DN202 tooth status code, X12 element 1368: E = to be extracted, M = missing
+TOOTH_STATUS: dict[str, str] = {"E": "To be extracted", "M": "Missing"}
 
 # NUBC UB-04 FL14 priority (type) of admission/visit: https://www.nubc.org/ (CL101)
 # NUBC FL15 point of origin (CL102); NUBC FL17 patient discharge status (CL103) — kept as sent.

@@ -52,8 +52,15 @@ TRANSACTION_NAMES: dict[str, str] = {
     "834": "benefit enrollment", "997": "functional acknowledgment", "999": "implementation acknowledgment",
 }
 
-SeenCheck = Callable[[str, str], str | None]  # (ISA06, ISA13) -> skip note, or None to convert
-InterchangeDone = Callable[[str, str, bool], None]  # (ISA06, ISA13, clean)
+# (ISA06, ISA13, ISA09+ISA10 stamp) -> skip note, or None to convert
+SeenCheck = Callable[[str, str, str], str | None]
+InterchangeDone = Callable[[str, str, str, bool], None]  # (ISA06, ISA13, stamp, clean)
+
+
+def isa_stamp(isa: list[str]) -> str:
+    """ISA09 date and ISA10 time of an interchange: a re-send repeats them, a new interchange that
+    reuses a control number (ISA13) almost never does."""
+    return f"{_el(isa, 9)} {_el(isa, 10)}".strip()
 
 
 @dataclass
@@ -185,7 +192,7 @@ def _read(
                                 ix_where(), "IEA")
             any_isa = True
             isa = [x for x in e]
-            note = seen(_el(isa, 6), _el(isa, 13)) if seen is not None else None
+            note = seen(_el(isa, 6), _el(isa, 13), isa_stamp(isa)) if seen is not None else None
             ix = _Interchange(isa, offset, reader.isa_problem, note)
             if reader.isa_problem is not None:
                 reader.isa_problem.at(Location(name, ix_where()))
@@ -257,7 +264,7 @@ def _read(
                 yield env_error("the interchange has no functional group (GS…GE): nothing to convert "
                                 "(a TA1 interchange acknowledgment?)", ix_where(), "GS", UnsupportedError)
             if done is not None and ix.skip_note is None:
-                done(_el(ix.isa, 6), _el(ix.isa, 13), ix.clean and ix.problem is None)
+                done(_el(ix.isa, 6), _el(ix.isa, 13), isa_stamp(ix.isa), ix.clean and ix.problem is None)
             ix = None
         else:
             stray.append(sid[:3])

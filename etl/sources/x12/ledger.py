@@ -1,7 +1,9 @@
 """The interchange ledger: which X12 interchanges (sender ISA06 + control number ISA13) were loaded.
 
-A re-sent interchange (same ISA06 and ISA13) is skipped on later runs, so a payer re-running a
-landing folder never converts the same claims twice. The ledger is a small JSON file kept beside the
+A re-sent interchange (same ISA06 and ISA13, and the same ISA09/ISA10 date and time) is skipped on
+later runs, so a payer re-running a landing folder never converts the same claims twice. A sender
+that reuses a control number for a *new* interchange (another ISA09/ISA10) is not skipped: its
+claims convert (with a warning that names both interchanges), because skipping it would lose them. The ledger is a small JSON file kept beside the
 output (``JobConfig.x12_ledger``, e.g. ``OUT/../.fhirflow-x12-ledger.json``); it is written
 atomically after the run's output is published, and an interchange is recorded only if every
 transaction set of it converted and its envelope was complete (a partly rejected interchange is
@@ -46,9 +48,10 @@ class Ledger:
     def seen(self, sender: str, control: str) -> dict[str, Any] | None:
         return self.entries.get(_key(sender, control))
 
-    def add(self, sender: str, control: str, file: str, when: str, run: str | None = None) -> None:
+    def add(self, sender: str, control: str, file: str, when: str, run: str | None = None, stamp: str = "") -> None:
+        """Record an interchange; ``stamp`` is its ISA09/ISA10 date and time (see :func:`is_resend`)."""
         self.entries[_key(sender, control)] = {"sender": sender.strip(), "control": control.strip(),
-                                               "file": file, "loaded": when, "run": run}
+                                               "stamp": stamp, "file": file, "loaded": when, "run": run}
 
     def forget(self, sender: str, control: str) -> bool:
         return self.entries.pop(_key(sender, control), None) is not None
@@ -59,6 +62,12 @@ class Ledger:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump({"version": VERSION, "interchanges": self.entries}, fh, indent=1, sort_keys=True)
         os.replace(tmp, self.path)
+
+
+def is_resend(entry: dict[str, Any], stamp: str) -> bool:
+    """True when an interchange with a known ISA06/ISA13 is the same one again (same ISA09/ISA10);
+    entries written before stamps were kept count as the same."""
+    return not entry.get("stamp") or not stamp or entry["stamp"] == stamp
 
 
 @contextlib.contextmanager

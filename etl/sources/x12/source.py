@@ -12,7 +12,7 @@ from etl.errors import InputError, Location, UnsupportedError
 from etl.fhir.context import MappingContext
 from etl.sources.base import Unit
 from etl.sources.x12.envelope import read_transactions
-from etl.sources.x12.ledger import Ledger, locked
+from etl.sources.x12.ledger import Ledger, is_resend, locked
 from etl.sources.x12.model import Transaction
 from etl.sources.x12.to_fhir_834 import to_fhir_834
 from etl.sources.x12.to_fhir_835 import to_fhir_835
@@ -42,7 +42,7 @@ class X12Source:
 
     def __init__(self) -> None:
         # per run (keyed by the JobConfig object): interchange key -> (file, clean)
-        self._pending: dict[int, dict[tuple[str, str], tuple[str, bool]]] = {}
+        self._pending: dict[int, dict[tuple[str, str], tuple[str, bool, str]]] = {}  # -> (file, clean, stamp)
 
     def sniff(self, head: bytes) -> bool:
         body = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
@@ -60,29 +60,49 @@ class X12Source:
                 yield Unit(location=Location(path.name), error=UnsupportedError(str(exc), Location(path.name)))
                 return
 
-        def seen(sender: str, control: str) -> str | None:
+        reused: dict[tuple[str, str], str] = {}  # interchanges that reuse a known ISA13: the warning
+
+        def seen(sender: str, control: str, stamp: str) -> str | None:
             if reprocess or ledger is None:
                 return None
             if (sender, control) in pending:
-                return f"interchange ISA06={sender} ISA13={control} was already read in this run; skipped"
+                first_file, _, first_stamp = pending[(sender, control)]
+                if is_resend({"stamp": first_stamp}, stamp):
+                    return f"interchange ISA06={sender} ISA13={control} was already read in this run; skipped"
+                reused[(sender, control)] = (
+                    f"ISA13={control} of sender ISA06={sender} was already used in this run by another interchange "
+                    f"(ISA09/ISA10 {first_stamp}, file {first_file}); converted as a new interchange")
+                return None
             entry = ledger.seen(sender, control) if ledger is not None else None
             if entry is None or (config.run_id is not None and entry.get("run") == config.run_id):
                 return None  # new, or a re-run of the run that loaded it (same output): convert again
+            if not is_resend(entry, stamp):
+                reused[(sender, control)] = (
+                    f"ISA13={control} of sender ISA06={sender} was already loaded from another interchange "
+                    f"(ISA09/ISA10 {entry.get('stamp')}, file {entry.get('file')}, on {entry.get('loaded')}); "
+                    f"this one (ISA09/ISA10 {stamp}) is new and was converted: ask the sender to keep ISA13 unique")
+                return None
             return (f"interchange ISA06={sender} ISA13={control} already loaded on {entry.get('loaded')}"
                     f" (file {entry.get('file')}); skipped")
 
-        def done(sender: str, control: str, clean: bool) -> None:
-            pending[(sender, control)] = (path.name, clean)
+        def done(sender: str, control: str, stamp: str, clean: bool) -> None:
+            pending[(sender, control)] = (path.name, clean, stamp)
 
         versions: set[str] = set()
+        read_any = False  # a unit converted or rejected (not only skipped as already loaded)
         for unit in read_transactions(path, seen, done):
             if unit.record is not None:
                 versions.add(unit.record.env.version)
+                warning = reused.pop((unit.record.env.sender, unit.record.env.isa13), None)
+                if warning:  # said once, on the interchange's first transaction set
+                    unit.warnings.append(warning)
+            read_any = read_any or not unit.skip
             yield unit
-        if config.x12_validate and versions:
-            from etl.sources.x12.validate import validate_file
+        if config.x12_validate and read_any:
+            from etl.sources.x12.validate import file_versions, validate_file
 
-            err, warns = validate_file(path, versions)
+            # rejected sets carry no record: take their GS08/ST03 from the file itself
+            err, warns = validate_file(path, versions | file_versions(path))
             if err is not None:
                 yield Unit(location=err.location or Location(path.name), error=err)
             elif warns:
@@ -97,7 +117,7 @@ class X12Source:
             # the interchange is read to its IEA before its last set maps: mark it not clean
             self._dirty.setdefault(id(config), set()).add(key)
             if key in pend:
-                pend[key] = (pend[key][0], False)
+                pend[key] = (pend[key][0], False, pend[key][2])
             exc.at(record.env.location())
             raise
 
@@ -111,6 +131,6 @@ class X12Source:
             return
         when = config.transaction_time or datetime.now(UTC).isoformat(timespec="seconds")
         with locked(Path(ledger_path)) as ledger:
-            for (sender, control), (file, clean) in pending.items():
+            for (sender, control), (file, clean, stamp) in pending.items():
                 if clean and (sender, control) not in dirty:
-                    ledger.add(sender, control, file, when, config.run_id)
+                    ledger.add(sender, control, file, when, config.run_id, stamp)

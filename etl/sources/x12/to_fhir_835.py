@@ -90,7 +90,7 @@ def to_fhir_835(tx: Transaction, ctx: MappingContext) -> list[Resource]:
         eob, pat = to_fhir_eob(tx, cl, ctx, payer, payee, payer_key, trn.get(2), pay_date, created or "1900-01-01")
         out.append(pat)
         out.append(eob)
-        details.append({"type": concept(codes.PAYMENT_TYPE, "payment"),
+        details.append({"type": concept(codes.PAYMENT_DETAIL_TYPE, "payment"),
                         "request": {"reference": f"ExplanationOfBenefit/{eob['id']}"},
                         "amount": eob["payment"]["amount"]})
     if tx.last_part:
@@ -242,7 +242,7 @@ def to_fhir_payment_reconciliation(
                 continue
             plb_sum += float(v)
             detail: dict[str, Any] = {"identifier": {"system": codes.PLB_REASON, "value": s.get(k)},
-                                      "type": concept(codes.PAYMENT_TYPE, "adjustment")}
+                                      "type": concept(codes.PAYMENT_DETAIL_TYPE, "adjustment")}
             if payee is not None:
                 detail["payee"] = ref(payee)
             detail["amount"] = {"value": -v, "currency": "USD"}

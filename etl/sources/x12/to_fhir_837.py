@@ -8,6 +8,7 @@ billing provider, 2010AB pay-to, 2000B SBR + 2010BA subscriber + 2010BB payer, 2
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -299,12 +300,16 @@ def to_fhir_claim(
     care_team: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
 
-    def info(category: str, system: str | None = None, code: str | None = None, **value: Any) -> None:
+    def info(category: str, system: str | None = None, code: str | None = None, text: str | None = None,
+             **value: Any) -> int:
         entry: dict[str, Any] = {"sequence": len(supporting) + 1, "category": concept(codes.C4BB_SUPPORTING_INFO, category)}
         if code:
             entry["code"] = concept(system, code)
+        elif text:
+            entry["code"] = {"text": text}
         entry.update(value)
         supporting.append(entry)
+        return int(entry["sequence"])
 
     info("patientaccountnumber", valueString=clm01)
     if kind == "837I":
@@ -312,8 +317,8 @@ def to_fhir_claim(
         info("typeofbill", codes.NUBC_TYPE_OF_BILL, tob)
     if freq in CLAIM_SUPERSEDED or freq != "1":
         info("info", codes.CLAIM_FREQUENCY, freq, valueString=codes.CLAIM_FREQUENCY_TEXT.get(freq, freq))
-    if kind == "837D" and clm.get(11):
-        pass
+    pre_auth: list[str] = []
+    appliance_placed: str | None = None
     current_line: dict[str, Any] | None = None
     i = 1
     while i < len(segs):
@@ -337,6 +342,14 @@ def to_fhir_claim(
                     info("admissionperiod", timingPeriod={"start": d})
             elif sid == "HI":
                 _hi(s, kind, diagnoses, procedures, ctx)
+            elif sid == "REF" and s.get(1) == "G1" and s.get(2):
+                pre_auth.append(s.get(2))  # prior authorization number -> insurance.preAuthRef
+            elif sid == "DTP" and s.get(1) == "452":
+                appliance_placed = date(s.get(3)[:8], ctx, "DTP03 (452 appliance placement date)")
+            elif sid == "DN1":
+                _orthodontics(s, appliance_placed, info, ctx)
+            elif sid == "DN2":
+                _tooth_status(s, info, ctx)
         elif sid == "NM1" and loop.startswith(("2310", "2420")):
             role = CARE_TEAM_ROLE.get(s.get(1))
             n3, n4, refs, _ = name_loop(segs, i)
@@ -370,8 +383,8 @@ def to_fhir_claim(
         elif loop == "2410" and sid == "LIN" and current_line is not None and s.get(2) == "N4":
             current_line["detail"] = [{"sequence": 1, "productOrService": concept(codes.NDC, s.get(3))}]
         i += 1
-    if kind == "837D" and clm.get(11):
-        pass
+    for item in items:
+        _oral_sites(item, info, ctx)
     if related:
         claim["related"] = related
     if care_team:
@@ -382,6 +395,8 @@ def to_fhir_claim(
     if procedures:
         claim["procedure"] = procedures
     claim["insurance"] = [{"sequence": 1, "focal": True, "coverage": ref(coverage)}]
+    if pre_auth:
+        claim["insurance"][0]["preAuthRef"] = pre_auth
     for item in items:
         if "productOrService" not in item:
             raise _fail(f"service line {item['sequence']} has no SV1/SV2/SV3 (the procedure billed)", tx, None,
@@ -395,7 +410,7 @@ def to_fhir_claim(
     return claim, extra
 
 
-_ITEM_ORDER = ("sequence", "careTeamSequence", "diagnosisSequence", "revenue", "productOrService", "modifier",
+_ITEM_ORDER = ("sequence", "careTeamSequence", "diagnosisSequence", "informationSequence", "revenue", "productOrService", "modifier",
                "servicedDate", "servicedPeriod", "locationCodeableConcept", "quantity", "unitPrice", "net",
                "bodySite", "subSite", "detail")
 
@@ -418,20 +433,21 @@ def _hi(s: Seg, kind: str, diagnoses: list[dict[str, Any]], procedures: list[dic
         if not q or not code:
             continue
         if q in codes.HI_DIAGNOSIS:
-            system, dtype = codes.HI_DIAGNOSIS[q]
+            system, role = codes.HI_DIAGNOSIS[q]
+            if kind != "837I":
+                role = codes.DIAGNOSIS_ROLE_NON_INSTITUTIONAL.get(role, role)
+            type_system, type_code = codes.DIAGNOSIS_ROLE[role]
             entry: dict[str, Any] = {"sequence": len(diagnoses) + 1,
                                      "diagnosisCodeableConcept": concept(system, _icd(system, code)),
-                                     "type": [concept(codes.DIAGNOSIS_TYPE if dtype != "externalcauseofinjury" else
-                                                      "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimDiagnosisType",
-                                                      dtype)]}
+                                     "type": [concept(type_system, type_code)]}
             poa = s.get(k, 9)
             if kind == "837I" and poa:
                 entry["onAdmission"] = concept(codes.POA, poa)
             diagnoses.append(entry)
         elif q in codes.HI_PROCEDURE:
             system, ptype = codes.HI_PROCEDURE[q]
-            proc: dict[str, Any] = {"sequence": len(procedures) + 1, "type": [concept(
-                "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimProcedureType", ptype)]}
+            proc: dict[str, Any] = {"sequence": len(procedures) + 1,
+                                    "type": [concept(codes.C4BB_PROCEDURE_TYPE, ptype)]}
             if s.get(k, 3) == "D8" and s.get(k, 4):
                 d = date(s.get(k, 4), ctx, f"HI{k:02d}-4")
                 if d:
@@ -491,9 +507,8 @@ def _service(s: Seg, item: dict[str, Any], kind: str, facility: str, ctx: Mappin
         pos = s.get(3) or facility
         if pos:
             item["locationCodeableConcept"] = concept(codes.CMS_POS, pos, codes.PLACE_OF_SERVICE.get(pos))
-        area = s.comps(4)
-        if area and area[0]:
-            item.setdefault("bodySite", concept(codes.ORAL_CAVITY, area[0]))
+        # SV304: up to five oral cavity designation codes (X12 element 1361); resolved in _oral_sites
+        item.setdefault("_areas", []).extend(a for a in s.comps(4) if a)
         ptrs = [int(p) for p in s.comps(11) if p.isdigit() and int(p) > 0]
         if ptrs:
             item["diagnosisSequence"] = ptrs
@@ -501,18 +516,92 @@ def _service(s: Seg, item: dict[str, Any], kind: str, facility: str, ctx: Mappin
         pass
 
 
+_Info = Callable[..., int]  # the claim's supportingInfo appender: (category, system, code, text, **value) -> sequence
+
+
 def _tooth(s: Seg, item: dict[str, Any], ctx: MappingContext) -> None:
-    """TOO02 tooth number (ADA Universal, code source JP) → bodySite; TOO03 surfaces → subSite."""
+    """TOO01 code list (JP), TOO02 tooth number, TOO03 surfaces: collected on the line, placed by
+    :func:`_oral_sites` once the line is complete."""
     tooth = s.get(2)
     if not tooth:
+        ctx.problem("TOO segment without a tooth number", "TOO02")
         return
-    if "bodySite" in item and item["bodySite"]["coding"][0]["system"] == codes.TOOTH:
-        ctx.problem("more than one TOO on a service line: only the first tooth is kept in item.bodySite", "TOO02")
-        return
-    item["bodySite"] = concept(codes.TOOTH, tooth)
+    if s.get(1) != codes.TOOTH_QUALIFIER:
+        ctx.problem(f"tooth code list qualifier {s.get(1)!r} is not JP (ADA Universal); tooth kept as sent", "TOO01")
     surfaces = [x for x in s.comps(3) if x]
-    if surfaces:
-        item["subSite"] = [concept(codes.SURFACE, x) for x in surfaces]
+    item.setdefault("_teeth", []).append((s.get(1), tooth, surfaces))
+
+
+def _tooth_concept(qualifier: str, tooth: str) -> dict[str, Any]:
+    if qualifier == codes.TOOTH_QUALIFIER:
+        return concept(codes.TOOTH, tooth)
+    return concept(local_system("tooth", qualifier or "unknown"), tooth)
+
+
+def _oral_sites(item: dict[str, Any], info: _Info, ctx: MappingContext) -> None:
+    """837D line body sites, as CARIN BB Oral does it (C4BB-ExplanationOfBenefit-Oral):
+
+    - the first tooth (TOO02) → ``item.bodySite`` (ADA Universal tooth number), its surfaces (TOO03) →
+      ``item.subSite`` (ADA tooth surface codes);
+    - without a tooth, the first oral cavity area (SV304) → ``item.bodySite`` (ADA area of oral cavity);
+    - every further tooth or area → a ``supportingInfo`` of category ``additionalbodysite`` that the line
+      points to with ``item.informationSequence`` (R4 has one bodySite per item).
+    """
+    teeth: list[tuple[str, str, list[str]]] = item.pop("_teeth", [])
+    areas: list[str] = item.pop("_areas", [])
+    sites = [_tooth_concept(q, t) for q, t, _ in teeth] + [concept(codes.ORAL_CAVITY, a) for a in areas]
+    if not sites:
+        return
+    item["bodySite"] = sites[0]
+    if teeth and teeth[0][2]:
+        item["subSite"] = [concept(codes.SURFACE, x) for x in teeth[0][2]]
+    for _, tooth, surfaces in teeth[1:]:
+        if surfaces:
+            ctx.problem(f"surfaces of tooth {tooth} cannot be kept: item.subSite holds the first tooth's", "TOO03")
+    for site in sites[1:]:
+        code = site["coding"][0]
+        seq = info("additionalbodysite", code.get("system"), code["code"])
+        item.setdefault("informationSequence", []).append(seq)
+
+
+def _tooth_status(s: Seg, info: _Info, ctx: MappingContext) -> None:
+    """DN2 tooth status (2300): DN201 tooth number, DN202 status (M missing, E to be extracted), DN205 JP.
+
+    A missing tooth is CARIN's ``missingtoothnumber`` supporting info; a tooth to be extracted is kept as
+    ``info`` with the status as text.
+    """
+    tooth, status = s.get(1), s.get(2)
+    if not tooth:
+        ctx.problem("DN2 without a tooth number", "DN201")
+        return
+    q = s.get(5) or codes.TOOTH_QUALIFIER
+    tc = _tooth_concept(q, tooth)["coding"][0]
+    if status == "M":
+        info("missingtoothnumber", tc.get("system"), tooth)
+    elif status in codes.TOOTH_STATUS:
+        info("info", tc.get("system"), tooth, valueString=f"tooth status: {codes.TOOTH_STATUS[status]}")
+    else:
+        ctx.problem(f"tooth status code {status!r} is not E or M (X12 element 1368)", "DN202")
+
+
+def _orthodontics(s: Seg, placed: str | None, info: _Info, ctx: MappingContext) -> None:
+    """DN1 orthodontic total months of treatment (DN101), months remaining (DN102) and DTP*452 appliance
+    placement date → CARIN ``orthodontics`` supporting info (total, placement date) and an ``info`` entry
+    (remaining); months as UCUM ``mo`` quantities."""
+    for k in (1, 2):
+        raw = s.get(k)
+        if not raw:
+            continue
+        months = decimal(raw)
+        if months is None:
+            ctx.problem("is not a number", f"DN1{k:02d}")
+            continue
+        quantity = {"value": months, "unit": "month", "system": "http://unitsofmeasure.org", "code": "mo"}
+        if k == 1:
+            timing = {"timingDate": placed} if placed else {}
+            info("orthodontics", **timing, valueQuantity=quantity)
+        else:
+            info("info", text="orthodontic treatment months remaining (DN102)", valueQuantity=quantity)
 
 
 def quote_key(value: str) -> str:

@@ -12,7 +12,8 @@ import io
 import logging
 from pathlib import Path
 
-from etl.errors import InputError, Location
+from etl.errors import EnvelopeError, InputError, Location
+from etl.sources.x12.tokenize import SegmentReader
 
 PYX12_MAPS = {"005010X222A1", "005010X223A2", "005010X221A1", "005010X220A1"}
 
@@ -23,9 +24,32 @@ class ValidationFailed(InputError):
     code = "invalid"
 
 
+def file_versions(path: Path) -> set[str]:
+    """The implementation guides a file names (every ST03, else its GS08); empty if unreadable."""
+    versions: set[str] = set()
+    gs08 = ""
+    try:
+        with open(path, "rb") as fh:
+            reader = SegmentReader(fh, path.name)
+            for _, text in reader:
+                el = reader.delimiters.element if reader.delimiters is not None else "*"
+                e = text.split(el)
+                if e[0] == "GS":
+                    gs08 = e[8] if len(e) > 8 else ""
+                elif e[0] == "ST":
+                    v = (e[3] if len(e) > 3 else "") or gs08
+                    if v:
+                        versions.add(v)
+    except (OSError, EnvelopeError):
+        pass
+    return versions
+
+
 def validate_file(path: Path, versions: set[str]) -> tuple[InputError | None, list[str]]:
     """(error when pyx12 finds the file invalid, warnings). ``versions``: GS08/ST03 values seen."""
     missing = sorted(v for v in versions if v not in PYX12_MAPS)
+    if not versions:
+        return None, ["--validate: no transaction set version (GS08/ST03) could be read; pyx12 was not run"]
     if missing:
         return None, [f"--validate: pyx12 has no map for {', '.join(missing)}; the file was not validated"]
     try:
@@ -44,6 +68,8 @@ def validate_file(path: Path, versions: set[str]) -> tuple[InputError | None, li
 
     handler = _Collect(logging.DEBUG)
     logger.addHandler(handler)
+    # pyx12's messages quote element values (possibly PHI): they go to the error record, never the log
+    propagate, logger.propagate = logger.propagate, False
     try:
         param = pyx12.params.params()
         ok = pyx12.x12n_document.x12n_document(param, str(path), ack, None, None)
@@ -52,6 +78,7 @@ def validate_file(path: Path, versions: set[str]) -> tuple[InputError | None, li
         records.append(f"pyx12 stopped: {type(exc).__name__}: {exc}")
     finally:
         logger.removeHandler(handler)
+        logger.propagate = propagate
     if ok:
         return None, []
     text999 = ack.getvalue().replace("\n", "")

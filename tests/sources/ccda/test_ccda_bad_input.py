@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ccda_helpers import DATA, INPUTS, SALT, convert_file, of_type
 
-from etl.config import JobConfig
+from etl.config import JobConfig, Strictness
 from etl.errors import MappingError
 from etl.fhir.context import MappingContext
 from etl.pipeline import convert
@@ -62,10 +62,30 @@ def test_document_without_namespace_is_read_with_a_warning(tmp_path: Path) -> No
 def test_stub_document_without_header_is_rejected_naming_the_missing_part() -> None:
     path = DATA / "documents" / "Health_Concerns_Link_to_Problems_SectionC-CDA2.1.xml"
     src = CcdaSource()
-    unit = next(iter(src.read(path, JobConfig(id_salt=SALT))))
-    assert unit.error is None and unit.record is not None  # read despite the missing namespace
+    units = list(src.read(path, JobConfig(id_salt=SALT)))
+    # One unit: read despite the undeclared xsi: prefix (a warning says so), and no second error
+    # record when libxml2 reports that prefix again at the end of the stream.
+    (unit,) = units
+    assert unit.error is None and unit.record is not None
+    assert any("xmlns:xsi" in w for w in unit.warnings)
     with pytest.raises(MappingError, match="recordTarget"):
         src.to_fhir(unit.record, MappingContext(SALT), JobConfig(id_salt=SALT))
+    # Strictness "raise": the undeclared prefix itself rejects the document, once.
+    (strict,) = list(src.read(path, JobConfig(id_salt=SALT, strictness=Strictness.RAISE)))
+    assert strict.error is not None and "Namespace prefix xsi" in strict.error.message
+
+
+def test_undeclared_xsi_prefix_keeps_value_types(tmp_path: Path) -> None:
+    text = CCD.read_text(encoding="utf-8")
+    assert 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"' in text
+    path = tmp_path / "no-xsi.xml"
+    path.write_text(text.replace('xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"', "", 1), encoding="utf-8")
+    resources, errors = convert_file(path)
+    expected, _ = convert_file(CCD)
+    assert errors == []
+    assert Counter(r["resourceType"] for r in resources) == Counter(r["resourceType"] for r in expected)
+    values = lambda rs: sorted(str(r.get("valueQuantity")) for r in of_type(rs, "Observation"))
+    assert values(resources) == values(expected)
 
 
 def test_broken_section_is_an_error_record_and_the_rest_converts(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -53,7 +54,7 @@ def _count(path: Path, seg: str) -> int:
     return sum(1 for s in text.decode("latin-1").split(term) if s.strip().startswith(seg + el))
 
 
-VALID = [p for p in _samples("837P", "837I", "835", "834") if p.name != "x12_many_claims.txt"] + [
+VALID = [p for p in _samples("837P", "837I", "837D", "835", "834") if p.name != "x12_many_claims.txt"] + [
     DATA / "837P" / "imsweb-x12-parser" / "x12_many_claims.txt",
     DATA / "malformed" / "imsweb-x12-parser" / "x12_valid_different_separators.txt"]
 
@@ -76,13 +77,14 @@ def test_every_5010_sample_converts_with_exact_counts(path: Path) -> None:
         assert validate_model(r) == [], (r["resourceType"], validate_model(r))
 
 
-MALFORMED = [p for p in _samples("malformed", "837-4010", "270", "277", "acks")
+MALFORMED = [p for p in _samples("malformed", "837-4010", "270", "271", "276", "277", "acks")
              if p.name != "x12_valid_different_separators.txt"]
 
 
+@pytest.mark.parametrize("validate", [False, True], ids=["plain", "pyx12"])
 @pytest.mark.parametrize("path", MALFORMED, ids=lambda p: p.name)
-def test_bad_or_unsupported_input_ends_in_error_records(path: Path, tmp_path: Path) -> None:
-    summary = convert([path], tmp_path / "out", JobConfig(parquet=False))
+def test_bad_or_unsupported_input_ends_in_error_records(path: Path, validate: bool, tmp_path: Path) -> None:
+    summary = convert([path], tmp_path / "out", JobConfig(parquet=False, x12_validate=validate))
     assert summary.rejected >= 1
     lines = [json.loads(x) for f in (tmp_path / "out" / "errors").glob("*.ndjson") for x in f.read_text().splitlines()]
     assert lines and all(x["resourceType"] == "OperationOutcome" for x in lines)
@@ -217,6 +219,37 @@ def test_ledger_skips_a_resent_interchange(tmp_path: Path) -> None:
     assert Ledger(ledger).forget("SENDER", "000000001")
 
 
+def test_reused_control_number_of_a_new_interchange_is_converted_not_lost(tmp_path: Path) -> None:
+    # ISA13 must be unique per sender, but senders do reuse it: a new interchange (other ISA09/ISA10
+    # date and time, other claims) under a known ISA13 is converted with a warning, never skipped.
+    ledger = tmp_path / "x12-ledger.json"
+    config = JobConfig(parquet=False, x12_ledger=ledger)
+    day1 = tmp_path / "day1"
+    day1.mkdir()
+    (day1 / "a.x12").write_bytes(_837("11:B:1"))
+    assert convert([day1], tmp_path / "out1", config).succeeded == 1
+    day2 = tmp_path / "day2"
+    day2.mkdir()
+    new = _837("11:B:1", clm01="PCN2").replace(b"*240101*1200*", b"*240102*0900*", 1)
+    (day2 / "b.x12").write_bytes(new)
+    second = convert([day2], tmp_path / "out2", config)
+    assert second.succeeded == 1 and second.skipped == 0 and second.warnings == 1
+    (warning,) = [orjson.loads(x) for x in next((tmp_path / "out2" / "warnings").glob("*.ndjson")).read_bytes().splitlines()]
+    text = warning["issue"][0]["details"]["text"]
+    assert "ISA13=000000001" in text and "a.x12" in text
+    assert Ledger(ledger).seen("SENDER", "000000001")["stamp"] == "240102 0900"  # the newest is remembered
+    # ...and a byte-identical re-send of that new one is skipped again.
+    (day2 / "c.x12").write_bytes(new)
+    third = convert([day2], tmp_path / "out3", config)
+    assert third.succeeded == 0 and third.skipped == 2
+    # Within one run: two different interchanges with one ISA13 both convert.
+    both = tmp_path / "both"
+    both.mkdir()
+    (both / "a.x12").write_bytes(_837("11:B:1", control="000000009"))
+    (both / "b.x12").write_bytes(_837("11:B:1", control="000000009", clm01="PCN3").replace(b"*240101*1200*", b"*240103*1000*", 1))
+    assert convert([both], tmp_path / "out4", config).succeeded == 2
+
+
 def test_large_transaction_set_is_split_into_parts(tmp_path: Path) -> None:
     body = _837("11:B:1").decode()
     head, _, rest = body.partition("CLM*")
@@ -249,19 +282,156 @@ def test_fuzz_reader_only_yields_input_errors(tmp_path: Path, data: bytes, cut: 
                 assert isinstance(unit.error, InputError)
 
 
+# Every 5010 sample file (837P, 837I, 837D, 835, 834) with the resources it converts to.
+HAPI_SAMPLES = [p for p in VALID if p.name != "x12_many_claims.txt"]
+
+
 @pytest.mark.hapi
-def test_one_of_each_type_validates_on_hapi(hapi_url: str) -> None:
+def test_every_resource_type_of_every_5010_sample_validates_on_hapi(hapi_url: str) -> None:
+    """HAPI's $validate (R4 core profiles and the terminology it knows) finds no error in a sample of
+    every resource type from every 5010 sample file (warnings, e.g. unknown CARIN code systems, are fine)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import httpx
 
     from etl.fhir.validation import validate_on_server
 
-    seen: dict[str, dict[str, Any]] = {}
-    for path in (DATA / "837P" / "linuxforhealth-x12" / "demo.example1.837",
-                 DATA / "837I" / "linuxforhealth-x12" / "institutional-claim.837i",
-                 DATA / "835" / "linuxforhealth-x12" / "secondary-payment.835",
-                 DATA / "834" / "pyx12" / "834_deident_family.txt"):
-        for r in _convert(path)[0]:
-            seen.setdefault(r["resourceType"], r)
-    with httpx.Client(timeout=60) as client:
-        for r in seen.values():
-            assert validate_on_server(client, hapi_url, r) == [], r["resourceType"]
+    per_file = 2  # resources of each type per file: keeps the test to a few seconds
+    picked: list[tuple[str, dict[str, Any]]] = []
+    for path in HAPI_SAMPLES:
+        resources, _ = _convert(path)
+        taken: dict[str, int] = {}
+        for r in resources:
+            if taken.get(r["resourceType"], 0) < per_file:
+                taken[r["resourceType"]] = taken.get(r["resourceType"], 0) + 1
+                picked.append((path.name, r))
+    types = {r["resourceType"] for _, r in picked}
+    assert {"Claim", "ExplanationOfBenefit", "PaymentReconciliation", "Coverage", "Patient", "Organization",
+            "Practitioner", "RelatedPerson"} <= types
+    with httpx.Client(timeout=120) as client, ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda item: (item[0], item[1]["resourceType"],
+                                              validate_on_server(client, hapi_url, item[1])), picked))
+    failures = [f"{name} {rtype}: {e}" for name, rtype, errs in results for e in errs]
+    assert failures == [], "\n".join(failures[:30])
+
+
+# --- 837D ----------------------------------------------------------------------------------------
+DENTAL = DATA / "837D" / "synthetic" / "dental-claims.837d"
+TOOTH = "http://terminology.hl7.org/CodeSystem/ADAUniversalToothDesignationSystem"
+SURFACE = "http://terminology.hl7.org/CodeSystem/ADAToothSurfaceCodes"
+AREA = "http://terminology.hl7.org/CodeSystem/ADAAreaOralCavitySystem"
+
+
+def _code(cc: dict[str, Any]) -> tuple[str, str]:
+    return cc["coding"][0].get("system", ""), cc["coding"][0]["code"]
+
+
+def _infos(claim: dict[str, Any], category: str) -> list[dict[str, Any]]:
+    return [i for i in claim["supportingInfo"] if i["category"]["coding"][0]["code"] == category]
+
+
+def test_837d_oral_claim_fields_against_sample_text() -> None:
+    res, errors = _convert(DENTAL, Strictness.RAISE)
+    assert errors == []
+    first, ortho = [r for r in res if r["resourceType"] == "Claim"]
+    # CLM*SDG-2025-0001*870.00***11:B:1 (ST03 005010X224A2)
+    assert _code(first["type"]) == ("http://terminology.hl7.org/CodeSystem/claim-type", "oral")
+    assert first["identifier"][0]["value"] == "SDG-2025-0001" and first["total"]["value"] == 870
+    assert sum(i["net"]["value"] for i in first["item"]) == 870
+    line1, line2, line3, line4 = first["item"]
+    # LX*1 SV3*AD:D2393*185.00****1*****1 ; TOO*JP*3*M:O:D ; DTP*472*D8*20250303
+    assert _code(line1["productOrService"]) == ("http://www.ada.org/cdt", "D2393")
+    assert _code(line1["bodySite"]) == (TOOTH, "3")
+    assert [_code(x) for x in line1["subSite"]] == [(SURFACE, "M"), (SURFACE, "O"), (SURFACE, "D")]
+    assert line1["servicedDate"] == "2025-03-03" and line1["diagnosisSequence"] == [1]
+    # LX*2 SV3*AD:D4341*480.00**10:40**2*****1:2 : SV304 quadrants 10 (upper right) and 40 (lower right)
+    assert _code(line2["bodySite"]) == (AREA, "10") and "subSite" not in line2
+    assert line2["quantity"] == {"value": 2} and line2["diagnosisSequence"] == [1, 2]
+    (extra_site,) = [i for i in first["supportingInfo"] if i["sequence"] in line2["informationSequence"]]
+    assert extra_site["category"]["coding"][0]["code"] == "additionalbodysite"
+    assert _code(extra_site["code"]) == (AREA, "40")
+    assert "bodySite" not in line3  # D0120 periodic evaluation: no tooth, no area
+    assert _code(line4["bodySite"]) == (TOOTH, "1")  # TOO*JP*1, no surfaces
+    # DN2*19*M***JP (missing) ; DN2*1*E***JP (to be extracted) ; REF*G1*PA778899
+    assert [_code(i["code"]) for i in _infos(first, "missingtoothnumber")] == [(TOOTH, "19")]
+    (to_extract,) = [i for i in _infos(first, "info") if i.get("code", {}).get("coding")]
+    assert _code(to_extract["code"]) == (TOOTH, "1") and "extracted" in to_extract["valueString"]
+    assert first["insurance"][0]["preAuthRef"] == ["PA778899"]
+    # HI*ABK:K0252*ABF:K051 : principal, then a secondary diagnosis (CARIN, professional/oral claims)
+    assert [(_code(d["diagnosisCodeableConcept"])[1], _code(d["type"][0])) for d in first["diagnosis"]] == [
+        ("K02.52", ("http://terminology.hl7.org/CodeSystem/ex-diagnosistype", "principal")),
+        ("K05.1", ("http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimDiagnosisType", "secondary"))]
+    # second claim, for the dependent (HL*4*3*23, NM1*QC*1*EXAMPLE*JORDAN): DTP*452, DN1*24*18, SV304 00
+    patient = next(r for r in res if r["resourceType"] == "Patient" and r["id"] == ortho["patient"]["reference"][8:])
+    assert patient["name"][0]["given"] == ["JORDAN"] and patient["birthDate"] == "2012-06-15"
+    (orth,) = _infos(ortho, "orthodontics")
+    assert orth["timingDate"] == "2024-09-01" and orth["valueQuantity"]["value"] == 24
+    remaining = next(i for i in _infos(ortho, "info") if "remaining" in i["code"]["text"])
+    assert remaining["valueQuantity"]["value"] == 18
+    assert [_code(i["code"])[1] for i in _infos(ortho, "missingtoothnumber")] == ["1", "16"]
+    assert _code(ortho["item"][0]["bodySite"]) == (AREA, "00")
+    assert _code(ortho["item"][0]["productOrService"])[1] == "D8670"
+
+
+def test_837d_second_tooth_goes_to_additional_body_site(tmp_path: Path) -> None:
+    text = DENTAL.read_text().replace("TOO*JP*1~", "TOO*JP*1~\nTOO*JP*2*O~")
+    text = text.replace("SE*71*0001", "SE*72*0001")
+    p = tmp_path / "two-teeth.837d"
+    p.write_text(text)
+    ctx = MappingContext("s", Strictness.WARN)
+    unit = next(iter(SOURCE.read(p, JobConfig())))
+    claim = next(r for r in SOURCE.to_fhir(unit.record, ctx, JobConfig()) if r["resourceType"] == "Claim")
+    line = claim["item"][3]
+    assert _code(line["bodySite"]) == (TOOTH, "1")
+    (site,) = [i for i in claim["supportingInfo"] if i["sequence"] in line["informationSequence"]]
+    assert _code(site["code"]) == (TOOTH, "2")
+    assert any("TOO03" in w for w in ctx.warnings)  # tooth 2's surface cannot be kept on the line
+
+
+# --- --validate (pyx12) ----------------------------------------------------------------------------
+def _errors(out: Path) -> list[str]:
+    return [json.loads(x)["issue"][0]["diagnostics"] for f in (out / "errors").glob("*.ndjson")
+            for x in f.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("path", [DATA / "837P" / "uhin-x12-parser" / "837.edi",
+                                  DATA / "835" / "pyx12" / "835_mult_loops.txt",
+                                  DATA / "834" / "pyx12" / "834_deident_family.txt"], ids=lambda p: p.name)
+def test_validate_passes_a_valid_sample(path: Path, tmp_path: Path) -> None:
+    summary = convert([path], tmp_path / "out", JobConfig(parquet=False, x12_validate=True))
+    assert summary.rejected == 0 and summary.succeeded >= 1
+    assert _errors(tmp_path / "out") == []
+
+
+def test_validate_adds_pyx12_findings_to_the_error_records(tmp_path: Path) -> None:
+    path = DATA / "malformed" / "imsweb-x12-parser" / "x12_segment_errors.txt"
+    without = convert([path], tmp_path / "plain", JobConfig(parquet=False))
+    summary = convert([path], tmp_path / "out", JobConfig(parquet=False, x12_validate=True))
+    assert summary.rejected == without.rejected + 1
+    (finding,) = [e for e in _errors(tmp_path / "out") if "pyx12" in e]
+    assert finding.startswith("x12_segment_errors.txt: whole file (pyx12 --validate)")
+    assert 'Mandatory segment "Billing Provider Address" (N3) missing' in finding
+    assert "IK3*N3" in finding  # the 999 pyx12 wrote
+
+
+def test_validate_reports_pyx12_findings_the_mapper_accepts(tmp_path: Path) -> None:
+    # x12_valid_different_separators converts, but pyx12 finds TR3 errors in its HI composites
+    path = DATA / "malformed" / "imsweb-x12-parser" / "x12_valid_different_separators.txt"
+    summary = convert([path], tmp_path / "out", JobConfig(parquet=False, x12_validate=True))
+    assert summary.succeeded == 1 and summary.rejected == 1
+    assert any("pyx12 found the file invalid" in e for e in _errors(tmp_path / "out"))
+
+
+def test_validate_837d_says_no_pyx12_map_and_still_converts(tmp_path: Path) -> None:
+    summary = convert([DENTAL], tmp_path / "out", JobConfig(parquet=False, x12_validate=True))
+    assert summary.rejected == 0 and summary.succeeded == 1
+    notes = [n for f in summary.files for n in f.notes]
+    assert any("pyx12 has no map for 005010X224A2" in n and "not validated" in n for n in notes), notes
+
+
+def test_validate_from_the_command_line(tmp_path: Path) -> None:
+    from etl.cli import main
+
+    path = DATA / "malformed" / "imsweb-x12-parser" / "x12_missing_elements.txt"
+    assert main(["convert", "--validate", str(path), "-o", str(tmp_path / "out")]) == 3
+    assert any("pyx12" in e and "Mandatory data element" in e for e in _errors(tmp_path / "out"))
