@@ -2,67 +2,36 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
+from dag_helpers import found, land, load_dag, staged_ids
 
 pytestmark = [pytest.mark.airflow, pytest.mark.hapi]
 
-DAGS = Path(__file__).resolve().parents[2] / "dags"
 CCDA = Path(__file__).resolve().parents[1] / "data" / "ccda" / "fhir-converter" / "input"
 SECRET = "TOP-SECRET-ccda-dag-4d1e"
-
-
-def _dag():  # type: ignore[no-untyped-def]
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(DAGS)).dags["ccda_documents"]
-
-
-def _land(root: Path, *files: Path) -> None:
-    landing = root / "landing" / "ccda"
-    landing.mkdir(parents=True, exist_ok=True)
-    for f in files:
-        shutil.copyfile(f, landing / f.name)
-    (landing / "uploading.xml.part").write_text("<ClinicalDocument")  # still uploading: left alone
-
-
-def _staged(root: Path) -> dict[str, list[str]]:
-    """resource type -> ids written to the staged NDJSON of the run."""
-    out: dict[str, list[str]] = {}
-    for path in root.glob("staged/ccda/*/*/batch-*/fhir/*.ndjson"):
-        out.setdefault(path.name.split(".")[0], []).extend(
-            orjson.loads(x)["id"] for x in path.read_bytes().splitlines())
-    return out
-
-
-def _found(hapi_url: str, rtype: str, ids: list[str]) -> int:
-    r = httpx.post(f"{hapi_url}/{rtype}/_search", data={"_id": ",".join(ids), "_summary": "count"}, timeout=60)
-    r.raise_for_status()
-    return int(r.json()["total"])
 
 
 def test_clean_run_loads_and_archives(tmp_path: Path, hapi_url: str, airflow_db: Path) -> None:
     root = tmp_path / "root"
     docs = [CCDA / "CCD.ccda", CCDA / "Discharge_Summary.ccda", CCDA / "sample.ccda"]
-    _land(root, *docs)
-    run = _dag().test(run_conf={"root": str(root), "fhir_url": hapi_url, "id_salt": "ccda-dag-test",
+    land(root, "ccda", *docs, uploading="<ClinicalDocument")
+    run = load_dag("ccda_documents").test(run_conf={"root": str(root), "fhir_url": hapi_url, "id_salt": "ccda-dag-test",
                                 "max_retry_after_s": 2, "batch_files": 2})
     assert run.state == "success"
     assert sorted(p.name for p in root.glob("archive/ccda/*/*")) == sorted(p.name for p in docs)
-    assert [p.name for p in (root / "landing" / "ccda").iterdir()] == ["uploading.xml.part"]
+    assert [p.name for p in (root / "landing" / "ccda").iterdir()] == ["still-uploading.ccda.part"]
     assert not list(root.glob("quarantine/ccda/*/*"))
     assert len(list(root.glob("staged/ccda/*/*/batch-*/manifest.json"))) == 2  # 3 files, batches of 2
-    staged = _staged(root)
+    staged = staged_ids(root, "ccda")
     assert len(staged["Composition"]) == 3 and len(staged["Patient"]) == 3
     assert {"Composition", "Patient", "Condition", "AllergyIntolerance", "Observation", "DiagnosticReport",
             "DocumentReference", "Practitioner", "Organization", "Encounter", "Immunization", "Procedure",
             "MedicationRequest"} <= set(staged)
     for rtype, ids in staged.items():  # every resource staged is on the server, by id
-        assert _found(hapi_url, rtype, sorted(set(ids))) == len(set(ids)), rtype
+        assert found(hapi_url, rtype, sorted(set(ids))) == len(set(ids)), rtype
     assert list(root.glob("staged/ccda/*/*/batch-*/parquet/Composition/part-000.parquet"))
 
 
@@ -80,8 +49,8 @@ def test_bad_files_are_quarantined_the_rest_loaded_and_run_fails(
                    "<ClinicalDocument" + body.replace("<title>", "<title>&xxe;", 1), encoding="utf-8")
     truncated = tmp_path / "truncated.xml"
     truncated.write_text(good[: len(good) // 2], encoding="utf-8")  # not well-formed XML
-    _land(root, xxe, truncated, CCDA / "Care_Plan.ccda")
-    run = _dag().test(run_conf={"root": str(root), "fhir_url": hapi_url, "id_salt": "ccda-dag-test",
+    land(root, "ccda", xxe, truncated, CCDA / "Care_Plan.ccda")
+    run = load_dag("ccda_documents").test(run_conf={"root": str(root), "fhir_url": hapi_url, "id_salt": "ccda-dag-test",
                                 "max_retry_after_s": 2})
     assert run.state == "failed"  # settle fails the run so operators see the rejections
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
@@ -99,7 +68,7 @@ def test_bad_files_are_quarantined_the_rest_loaded_and_run_fails(
         if f.is_file() and f.name != "xxe.xml":
             assert SECRET.encode() not in f.read_bytes(), f
     # The good document was loaded regardless.
-    staged = _staged(root)
-    assert len(staged["Composition"]) == 1 and _found(hapi_url, "Composition", staged["Composition"]) == 1
-    assert _found(hapi_url, "CarePlan", staged["CarePlan"]) == 1
-    assert _found(hapi_url, "Goal", sorted(set(staged["Goal"]))) == len(set(staged["Goal"]))
+    staged = staged_ids(root, "ccda")
+    assert len(staged["Composition"]) == 1 and found(hapi_url, "Composition", staged["Composition"]) == 1
+    assert found(hapi_url, "CarePlan", staged["CarePlan"]) == 1
+    assert found(hapi_url, "Goal", sorted(set(staged["Goal"]))) == len(set(staged["Goal"]))

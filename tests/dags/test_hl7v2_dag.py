@@ -2,58 +2,36 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
+from dag_helpers import found, land, load_dag, staged_ids
 
 pytestmark = [pytest.mark.airflow, pytest.mark.hapi]
 
-DAGS = Path(__file__).resolve().parents[2] / "dags"
 HL7 = Path(__file__).resolve().parents[1] / "data" / "hl7v2"
 
 
-def _dag():  # type: ignore[no-untyped-def]
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(DAGS)).dags["hl7v2_batches"]
-
-
-def _land(root: Path, *files: Path) -> None:
-    landing = root / "landing" / "hl7v2"
-    landing.mkdir(parents=True, exist_ok=True)
-    for f in files:
-        shutil.copyfile(f, landing / f.name)
-    (landing / "half-written.hl7.part").write_text("MSH|")  # still uploading: must be left alone
-
-
 def _on_server(hapi_url: str, root: Path) -> dict[str, int]:
-    """Per type, how many of the distinct staged resource ids the server has."""
-    staged: dict[str, set[str]] = {}
-    for path in root.glob("staged/hl7v2/*/*/batch-*/fhir/*.ndjson"):
-        staged.setdefault(path.name.split(".")[0], set()).update(
-            orjson.loads(x)["id"] for x in path.read_bytes().splitlines())
-    found: dict[str, int] = {}
-    for rtype, ids in staged.items():
-        r = httpx.post(f"{hapi_url}/{rtype}/_search", data={"_id": ",".join(sorted(ids)), "_summary": "count"},
-                       timeout=60)
-        found[rtype] = int(r.json()["total"])
-        assert found[rtype] == len(ids), rtype
-    return found
+    """Per type, how many distinct staged resource ids the server has (all of them, or it fails)."""
+    out: dict[str, int] = {}
+    for rtype, ids in staged_ids(root, "hl7v2").items():
+        out[rtype] = found(hapi_url, rtype, ids)
+        assert out[rtype] == len(set(ids)), rtype
+    return out
 
 
 def test_clean_run_loads_and_archives(tmp_path: Path, hapi_url: str, airflow_db: Path) -> None:
     root = tmp_path / "root"
-    _land(root, HL7 / "fhir-converter" / "ADT-A01-01.hl7", HL7 / "fhir-converter" / "ORU-R01-01.hl7",
-          HL7 / "python-hl7" / "sample_batch1.hl7")
-    run = _dag().test(run_conf={"root": str(root), "fhir_url": hapi_url, "id_salt": "dag-test",
+    land(root, "hl7v2", HL7 / "fhir-converter" / "ADT-A01-01.hl7", HL7 / "fhir-converter" / "ORU-R01-01.hl7",
+          HL7 / "python-hl7" / "sample_batch1.hl7", uploading="MSH|")
+    run = load_dag("hl7v2_batches").test(run_conf={"root": str(root), "fhir_url": hapi_url, "id_salt": "dag-test",
                                 "max_retry_after_s": 2, "batch_files": 2})
     assert run.state == "success"
     archived = sorted(p.name for p in root.glob("archive/hl7v2/*/*"))
     assert archived == ["ADT-A01-01.hl7", "ORU-R01-01.hl7", "sample_batch1.hl7"]
-    assert [p.name for p in (root / "landing" / "hl7v2").iterdir()] == ["half-written.hl7.part"]
+    assert [p.name for p in (root / "landing" / "hl7v2").iterdir()] == ["still-uploading.hl7v2.part"]
     assert len(list(root.glob("staged/hl7v2/*/*/batch-*/manifest.json"))) == 2  # 3 files, batches of 2
     found = _on_server(hapi_url, root)
     assert found["Patient"] >= 3 and found["Encounter"] >= 1 and found["Observation"] >= 1
@@ -67,8 +45,8 @@ def test_rejected_message_quarantines_file_loads_the_rest_and_fails_run(
     bad = tmp_path / "mixed.hl7"
     good = (HL7 / "fhir-converter" / "ADT-A04-01.hl7").read_bytes().rstrip(b"\r\n")
     bad.write_bytes(good + b"\rMSH|^~\\&|X|Y|Z|W|20240101||ADT^A01|BROKEN1|P|2.5\rPID|1||^^^X||Nobody\r")
-    _land(root, bad, HL7 / "fhir-converter" / "LAB-ORU-1.hl7")
-    run = _dag().test(run_conf={"root": str(root), "fhir_url": hapi_url, "id_salt": "dag-test",
+    land(root, "hl7v2", bad, HL7 / "fhir-converter" / "LAB-ORU-1.hl7", uploading="MSH|")
+    run = load_dag("hl7v2_batches").test(run_conf={"root": str(root), "fhir_url": hapi_url, "id_salt": "dag-test",
                                 "max_retry_after_s": 2})
     assert run.state == "failed"  # settle fails the run so operators see the rejection
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}

@@ -2,49 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
+from dag_helpers import found, land, load_dag, staged_ids
 
 pytestmark = [pytest.mark.airflow, pytest.mark.hapi]
 
-DAGS = Path(__file__).resolve().parents[2] / "dags"
 X12 = Path(__file__).resolve().parents[1] / "data" / "x12"
-
-
-def _dag():  # type: ignore[no-untyped-def]
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(DAGS)).dags["x12_claims"]
 
 
 def _conf(root: Path, hapi_url: str) -> dict[str, Any]:
     return {"root": str(root), "fhir_url": hapi_url, "id_salt": "dag-test-x12", "max_retry_after_s": 2}
-
-
-def _land(root: Path, *files: Path, names: list[str] | None = None) -> None:
-    landing = root / "landing" / "x12"
-    landing.mkdir(parents=True, exist_ok=True)
-    for i, f in enumerate(files):
-        shutil.copyfile(f, landing / (names[i] if names else f.name))
-
-
-def _staged_ids(root: Path) -> dict[str, list[str]]:
-    ids: dict[str, list[str]] = {}
-    for path in root.glob("staged/x12/*/*/batch-*/fhir/*.ndjson"):
-        rtype = path.name.split(".")[0]
-        ids.setdefault(rtype, []).extend(orjson.loads(x)["id"] for x in path.read_bytes().splitlines())
-    return ids
-
-
-def _found(hapi_url: str, rtype: str, ids: list[str]) -> int:
-    r = httpx.post(f"{hapi_url}/{rtype}/_search", data={"_id": ",".join(ids), "_summary": "count"}, timeout=60)
-    r.raise_for_status()
-    return int(r.json()["total"])
 
 
 def _xcom(run: Any, task_id: str) -> list[Any]:
@@ -76,16 +47,16 @@ def test_clean_run_loads_claims_remittance_and_enrollment(tmp_path: Path, hapi_u
     inputs = [X12 / "837P" / "uhin-x12-parser" / "837.edi",
               X12 / "835" / "linuxforhealth-x12" / "secondary-payment.835",
               X12 / "834" / "pyx12" / "834_deident_family.txt"]
-    _land(root, *inputs)
-    run = _dag().test(run_conf=_conf(root, hapi_url))
+    land(root, "x12", *inputs)
+    run = load_dag("x12_claims").test(run_conf=_conf(root, hapi_url))
     assert run.state == "success"
     assert sorted(p.name for p in root.glob("archive/x12/*/*")) == sorted(p.name for p in inputs)
     assert list((root / "landing" / "x12").iterdir()) == []
     assert not list(root.glob("quarantine/x12/*/*"))
-    staged = _staged_ids(root)
+    staged = staged_ids(root, "x12")
     for rtype in ("Claim", "ExplanationOfBenefit", "PaymentReconciliation", "Coverage", "Patient", "RelatedPerson"):
         assert staged.get(rtype), rtype
-        assert _found(hapi_url, rtype, sorted(set(staged[rtype]))) == len(set(staged[rtype])), rtype
+        assert found(hapi_url, rtype, sorted(set(staged[rtype]))) == len(set(staged[rtype])), rtype
     (converted,) = _xcom(run, "convert")
     assert converted["rejected"] == 0 and converted["skipped"] == 0
     assert converted["resources"]["ExplanationOfBenefit"] == 2  # secondary-payment.835: two CLP
@@ -99,8 +70,8 @@ def test_bad_transaction_set_quarantines_file_loads_good_set_and_fails_run(
     mixed = tmp_path / "mixed.837"
     # ST 0001 is good; ST 0002 has no claim frequency code (CLM05-3), which the mapper rejects
     mixed.write_bytes(_interchange("000000811", [("0001", "GOOD1", "11:B:1"), ("0002", "BAD2", "11:B")]))
-    _land(root, mixed, X12 / "835" / "pyx12" / "835_mult_loops.txt")
-    run = _dag().test(run_conf=_conf(root, hapi_url))
+    land(root, "x12", mixed, X12 / "835" / "pyx12" / "835_mult_loops.txt")
+    run = load_dag("x12_claims").test(run_conf=_conf(root, hapi_url))
     assert run.state == "failed"  # settle fails the run so operators see the rejection
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["load"] == "success" and states["settle"] == "failed"
@@ -109,11 +80,11 @@ def test_bad_transaction_set_quarantines_file_loads_good_set_and_fails_run(
     (err,) = [orjson.loads(x) for x in next(root.glob("quarantine/x12/*/mixed.837.errors.ndjson")).read_bytes().splitlines()]
     text = err["issue"][0]["diagnostics"]
     assert "ISA13=000000811" in text and "GS06=77" in text and "ST02=0002" in text and "CLM05-3" in text
-    staged = _staged_ids(root)
+    staged = staged_ids(root, "x12")
     claims = staged["Claim"]
     assert len(claims) == 1  # the good set of the mixed file …
-    assert _found(hapi_url, "Claim", claims) == 1  # … was loaded
-    assert _found(hapi_url, "ExplanationOfBenefit", staged["ExplanationOfBenefit"]) == len(staged["ExplanationOfBenefit"])
+    assert found(hapi_url, "Claim", claims) == 1  # … was loaded
+    assert found(hapi_url, "ExplanationOfBenefit", staged["ExplanationOfBenefit"]) == len(staged["ExplanationOfBenefit"])
     # the interchange was not clean: it is not in the ledger, so a corrected re-send is converted
     ledger = orjson.loads((root / "ledger" / "x12-interchanges.json").read_bytes())
     assert "000000811" not in orjson.dumps(ledger).decode()
@@ -123,12 +94,12 @@ def test_resent_interchange_is_skipped_in_a_later_run(tmp_path: Path, hapi_url: 
     root = tmp_path / "root"
     original = tmp_path / "claims-monday.837"
     original.write_bytes(_interchange("000000912", [("0001", "RESEND1", "11:B:1")]))
-    _land(root, original)
-    first = _dag().test(run_conf=_conf(root, hapi_url))
+    land(root, "x12", original)
+    first = load_dag("x12_claims").test(run_conf=_conf(root, hapi_url))
     assert first.state == "success"
     # the same interchange (same ISA06 + ISA13) dropped again under another name in a later run
-    _land(root, original, names=["claims-monday-resent.837"])
-    second = _dag().test(run_conf=_conf(root, hapi_url))
+    land(root, "x12", original, names=["claims-monday-resent.837"])
+    second = load_dag("x12_claims").test(run_conf=_conf(root, hapi_url))
     assert second.state == "success"
     (converted,) = _xcom(second, "convert")
     assert converted["skipped"] == 1 and converted["succeeded"] == 0 and converted["rejected"] == 0

@@ -137,11 +137,8 @@ def handler_for(st: Element, kind: str) -> Handler | None:
     return ENTRY_HANDLERS[name] if name else None
 
 
-def map_section(section: Element, b: DocumentBuilder) -> Json:
-    """One ``section`` (and its subsections) → a ``Composition.section``; its entries' resources go
-    into ``b``. Raises what a broken entry raises; the caller decides what that costs."""
-    kind = section_kind(section)
-    b.section_kind = kind
+def _section_head(section: Element, b: DocumentBuilder) -> Json:
+    """``Composition.section`` title and code from the section's ``title`` and ``code``."""
     out: Json = {}
     title = text(find(section, "title"))
     if title:
@@ -149,6 +146,15 @@ def map_section(section: Element, b: DocumentBuilder) -> Json:
     cc = codeable(find(section, "code"), b.doc)
     if cc:
         out["code"] = cc
+    return out
+
+
+def map_section(section: Element, b: DocumentBuilder) -> Json:
+    """One ``section`` (and its subsections) → a ``Composition.section``; its entries' resources go
+    into ``b``. Raises what a broken entry raises; the caller decides what that costs."""
+    kind = section_kind(section)
+    b.section_kind = kind
+    out = _section_head(section, b)
     entries: Refs = []
     for entry in findall(section, "entry"):
         st = statement(entry)
@@ -224,13 +230,7 @@ def to_fhir(doc: Document, ctx: MappingContext, *, embed_document: bool = True) 
 
 def map_section_narrative_only(section: Element, b: DocumentBuilder) -> Json:
     """The Composition.section of a section whose entries failed: title, code and narrative only."""
-    out: Json = {}
-    title = text(find(section, "title"))
-    if title:
-        out["title"] = title
-    cc = codeable(find(section, "code"), b.doc)
-    if cc:
-        out["code"] = cc
+    out = _section_head(section, b)
     div = to_xhtml(find(section, "text")) if find(section, "text") is not None else None
     if div:
         out["text"] = {"status": "additional", "div": div}

@@ -103,6 +103,21 @@ def concept(system: str | None, code: str, display: str | None = None) -> dict[s
     return {"coding": [coding(system, code, display)]}
 
 
+def payer_organization(ctx: MappingContext, key: str, name: str = "", addr: dict[str, Any] | None = None) -> Resource:
+    """The payer as an Organization (type ``pay``), keyed on its payer id alone so the 837, 835 and
+    834 of one payer meet on one resource (837 NM1*PR NM109, 835 REF*2U / TRN03 / N104, 834 N104).
+
+    :return: https://hl7.org/fhir/R4/organization.html (C4BB Organization)
+    """
+    res: Resource = {"resourceType": "Organization", "id": ctx.make("Organization", "x12-payer", key),
+                     "identifier": [{"system": local_system("payer-id"), "value": key}], "active": True,
+                     "type": [concept("http://terminology.hl7.org/CodeSystem/organization-type", "pay")],
+                     "name": name or key}
+    if addr:
+        res["address"] = [addr]
+    return res
+
+
 def patient_id(ctx: MappingContext, payer: str, member: str, dependent: tuple[str, str, str] | None = None) -> str:
     """The Patient id of a member (``dependent`` = last name, first name, birth date)."""
     if dependent is None:

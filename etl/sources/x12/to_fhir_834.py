@@ -13,7 +13,17 @@ from typing import Any
 from etl.errors import MappingError
 from etl.fhir.context import MappingContext
 from etl.sources.x12 import codes
-from etl.sources.x12.common import Resource, address, concept, date, human_name, local_system, patient_id, ref
+from etl.sources.x12.common import (
+    Resource,
+    address,
+    concept,
+    date,
+    human_name,
+    local_system,
+    patient_id,
+    payer_organization,
+    ref,
+)
 from etl.sources.x12.model import Seg, Transaction
 
 ROLE_CODE = {"01": "SPS", "19": "CHILD", "53": "DOMPART", "18": "ONESELF"}
@@ -25,10 +35,7 @@ def to_fhir_834(tx: Transaction, ctx: MappingContext) -> list[Resource]:
     sponsor_nm = tx.first("N1", "1000A", "P5")
     payer_key = (payer_nm.get(4) or payer_nm.get(2)) if payer_nm is not None else tx.env.gs03
     out: list[Resource] = []
-    payer: Resource = {"resourceType": "Organization", "id": ctx.make("Organization", "x12-payer", payer_key),
-                       "identifier": [{"system": local_system("payer-id"), "value": payer_key}], "active": True,
-                       "type": [concept("http://terminology.hl7.org/CodeSystem/organization-type", "pay")],
-                       "name": (payer_nm.get(2) if payer_nm else "") or payer_key}
+    payer = payer_organization(ctx, payer_key, payer_nm.get(2) if payer_nm else "")
     out.append(payer)
     sponsor: Resource | None = None
     if sponsor_nm is not None and (sponsor_nm.get(4) or sponsor_nm.get(2)):

@@ -23,6 +23,7 @@ from etl.sources.x12.common import (
     money,
     party,
     patient_id,
+    payer_organization,
     ref,
 )
 from etl.sources.x12.model import Seg, Transaction
@@ -62,10 +63,7 @@ def to_fhir_835(tx: Transaction, ctx: MappingContext) -> list[Resource]:
     payer_key = (tx.first("REF", "1000A", "2U") or trn).get(3 if tx.first("REF", "1000A", "2U") is None else 2) \
         or (payer_nm.get(4) if payer_nm else "") or tx.env.gs02
     out: list[Resource] = []
-    payer: Resource = {"resourceType": "Organization", "id": ctx.make("Organization", "x12-payer", payer_key),
-                       "identifier": [{"system": local_system("payer-id"), "value": payer_key}], "active": True,
-                       "type": [concept("http://terminology.hl7.org/CodeSystem/organization-type", "pay")],
-                       "name": (payer_nm.get(2) if payer_nm else "") or payer_key}
+    payer = payer_organization(ctx, payer_key, payer_nm.get(2) if payer_nm else "")
     out.append(payer)
     payee: Resource | None = None
     if payee_nm is not None:

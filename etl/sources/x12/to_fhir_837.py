@@ -29,6 +29,7 @@ from etl.sources.x12.common import (
     party,
     party_id,
     patient_id,
+    payer_organization,
     period,
     ref,
 )
@@ -147,15 +148,7 @@ def to_fhir_837(tx: Transaction, ctx: MappingContext) -> list[Resource]:
 
 def _payer(ctx: MappingContext, nm1: Seg, n3: Seg | None, n4: Seg | None) -> Resource:
     """2010BB NM1*PR → Organization (type pay), keyed on the payer id NM109."""
-    payer_key = nm1.get(9) or nm1.get(3)
-    res: Resource = {"resourceType": "Organization", "id": ctx.make("Organization", "x12-payer", payer_key),
-                     "identifier": [{"system": local_system("payer-id", nm1.get(8) or "PI"), "value": payer_key}],
-                     "active": True,
-                     "type": [concept("http://terminology.hl7.org/CodeSystem/organization-type", "pay")],
-                     "name": nm1.get(3) or payer_key}
-    if addr := address(n3, n4):
-        res["address"] = [addr]
-    return res
+    return payer_organization(ctx, nm1.get(9) or nm1.get(3), nm1.get(3), address(n3, n4))
 
 
 def _patient(nm1: Seg, n3: Seg | None, n4: Seg | None, dmg: Seg | None, ctx: MappingContext, role: str) -> Resource:
