@@ -188,3 +188,14 @@ TOOTH_STATUS: dict[str, str] = {"E": "To be extracted", "M": "Missing"}
 
 # 2010BB / 1000A / NM108 identification code qualifier, X12 element 66
 ID_QUALIFIER_SYSTEM: dict[str, str] = {"XX": NPI, "FI": EIN, "24": EIN}
+
+
+# CLM11-1..3 Related-Causes Code (X12 element 1362, 837 TR3 2300 CLM11) -> Claim.accident.type, in
+# HL7 v3 ActIncidentCode (R4 example binding, https://terminology.hl7.org/ValueSet-v3-ActIncidentCode.html).
+# "Other accident" has no incident code: it is kept as text.
+ACT_INCIDENT = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+RELATED_CAUSE: dict[str, tuple[str, str]] = {
+    "AA": ("MVA", "Motor vehicle accident"),
+    "EM": ("WPA", "Workplace accident"),
+    "OA": ("", "Other accident"),
+}

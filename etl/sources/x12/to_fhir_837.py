@@ -230,6 +230,29 @@ def _icd(system: str, code: str) -> str:
     return code
 
 
+def _accident(clm: Seg, segs: list[Seg], ctx: MappingContext) -> dict[str, Any] | None:
+    """CLM11 related causes (AA auto accident, EM employment, OA other accident) + 2300 DTP*439
+    accident date → Claim.accident; CLM11-4/-5 are the state and country of an auto accident."""
+    causes = [clm.get(11, i) for i in (1, 2, 3) if clm.get(11, i)]
+    kinds = [codes.RELATED_CAUSE[c] for c in causes if c in codes.RELATED_CAUSE]
+    if not kinds:
+        return None
+    when = next((s for s in segs if s.e[0] == "DTP" and s.loop == "2300" and s.get(1) == "439"), None)
+    day = date(when.get(3), ctx, "DTP03 (439 accident date)") if when is not None else None
+    if day is None:
+        # R4 requires Claim.accident.date: without DTP*439 the cause cannot be recorded there.
+        ctx.problem(f"related cause {causes[0]} is given without a 2300 DTP*439 accident date; "
+                    "Claim.accident was left out", "CLM11")
+        return None
+    out: dict[str, Any] = {"date": day}
+    code, display = kinds[0]
+    out["type"] = concept(codes.ACT_INCIDENT, code, display) if code else {"text": display}
+    state, country = clm.get(11, 4), clm.get(11, 5)
+    if state or country:
+        out["locationAddress"] = {k: v for k, v in (("state", state), ("country", country)) if v}
+    return out
+
+
 def to_fhir_claim(
     tx: Transaction, segs: list[Seg], ctx: MappingContext, submitter: str, created: str | None,
     patient: Resource, coverage: Resource, payer: Resource, billing: Resource,
@@ -275,6 +298,8 @@ def to_fhir_claim(
     for s in segs:
         if s.e[0] == "DTP" and s.loop == "2300" and s.get(1) == "434":
             bp = period(s.get(2), s.get(3), ctx, "DTP03 (434 statement dates)")
+        elif s.e[0] == "DTP" and s.loop == "2300" and s.get(1) == "472" and bp is None:
+            bp = period(s.get(2), s.get(3), ctx, "DTP03 (472 claim service date)")  # 837P/837D 2300
     if bp is None and lines:
         periods = [p for s in lines if (p := period(s.get(2), s.get(3), ctx, "DTP03 (472 service date)"))]
         if periods:
@@ -283,6 +308,8 @@ def to_fhir_claim(
     if bp:
         claim["billablePeriod"] = bp
     claim["created"] = created or (bp or {}).get("start") or _fallback_created(tx)
+    if (accident := _accident(clm, segs, ctx)) is not None:
+        claim["accident"] = accident
     claim["insurer"] = ref(payer)
     claim["provider"] = ref(billing)
     claim["priority"] = concept(codes.PROCESS_PRIORITY, "normal")

@@ -435,3 +435,23 @@ def test_validate_from_the_command_line(tmp_path: Path) -> None:
     path = DATA / "malformed" / "imsweb-x12-parser" / "x12_missing_elements.txt"
     assert main(["convert", "--validate", str(path), "-o", str(tmp_path / "out")]) == 3
     assert any("pyx12" in e and "Mandatory data element" in e for e in _errors(tmp_path / "out"))
+
+
+def test_837p_related_causes_become_claim_accident() -> None:
+    # CLM*900000032*185.00***11:B:1*Y*A*Y*Y**AA:::CA ; DTP*439*D8*20051031
+    res, _ = _convert(DATA / "837P" / "linuxforhealth-x12" / "demo.autoaccident.837")
+    claim = next(r for r in res if r["resourceType"] == "Claim")
+    assert claim["accident"]["date"] == "2005-10-31"
+    assert claim["accident"]["type"]["coding"][0]["code"] == "MVA"
+    assert claim["accident"]["locationAddress"] == {"state": "CA"}
+    assert validate_model(claim) == []
+
+
+def test_related_cause_without_accident_date_is_a_warning(tmp_path: Path) -> None:
+    p = tmp_path / "em.x12"
+    p.write_bytes(_837("11:B:1").replace(b"*Y*A*Y*Y~", b"*Y*A*Y*Y**EM~", 1))
+    config = JobConfig()
+    ctx = MappingContext("s", Strictness.WARN)
+    unit = next(iter(SOURCE.read(p, config)))
+    claim = next(r for r in SOURCE.to_fhir(unit.record, ctx, config) if r["resourceType"] == "Claim")
+    assert "accident" not in claim and any("CLM11" in w and "DTP*439" in w for w in ctx.warnings)
