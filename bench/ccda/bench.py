@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,14 +27,17 @@ from etl.sources.ccda.source import CcdaSource  # noqa: E402
 
 GOAL = 50.0
 DEFAULT_SAMPLES = ROOT / "tests" / "data" / "ccda" / "fhir-converter" / "input"
-OUT = ROOT / "bench" / ".data" / "ccda"
+OUT = ROOT / "bench" / ".data" / "ccda" / "docs"
 _EXT = re.compile(rb'extension="([^"]*)"')
 _UUID_ROOT = re.compile(rb'root="([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-)([0-9a-fA-F]{12})"')
 
 
-def generate(samples: Path, copies: int) -> list[Path]:
-    """``copies`` variants of each structured sample CCD-like document, ids varied per copy."""
-    OUT.mkdir(parents=True, exist_ok=True)
+def generate(samples: Path, copies: int, out: Path = OUT) -> list[Path]:
+    """``copies`` variants of each structured sample CCD-like document, ids varied per copy, written
+    to ``out`` (emptied first: the folder then holds exactly these documents)."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
     sources = [p for p in sorted(samples.glob("*.ccda")) if b"<structuredBody" in p.read_bytes()]
     files = []
     for i in range(copies):
@@ -42,7 +46,7 @@ def generate(samples: Path, copies: int) -> list[Path]:
             suffix, tail = b"-" + str(i).encode(), f"{i:012x}".encode()
             data = _EXT.sub(lambda m, s=suffix: b'extension="' + m.group(1) + s + b'"', data)  # type: ignore[misc]
             data = _UUID_ROOT.sub(lambda m, t=tail: b'root="' + m.group(1) + t + b'"', data)  # type: ignore[misc]
-            dst = OUT / f"{src.stem}-{i:04d}.xml"
+            dst = out / f"{src.stem}-{i:04d}.xml"
             dst.write_bytes(data)
             files.append(dst)
     return files

@@ -174,6 +174,26 @@ def generate(path: Path, claims: int = 100_000, members: int = 5_000, providers:
     return done
 
 
+def prefix(src: Path, dst: Path, sets: int) -> int:
+    """Write the first ``sets`` transaction sets of a file made by :func:`generate` (one segment per
+    line) as a file of its own: the same ISA/GS, those ST…SE byte for byte, then GE/IEA trailers with
+    the counts fixed. Returns the number of claims (CLM) in it."""
+    claims = done = 0
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        for line in fin:
+            if line.startswith(b"GE*"):
+                break
+            fout.write(line)
+            if line.startswith(b"CLM*"):
+                claims += 1
+            elif line.startswith(b"SE*"):
+                done += 1
+                if done == sets:
+                    break
+        fout.write(f"GE*{done}*1~\nIEA*1*000000001~\n".encode())
+    return claims
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out", type=Path)

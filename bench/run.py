@@ -1,0 +1,320 @@
+"""fhirflow benchmarks (``make bench``): X12, C-CDA and HL7 v2, each against its goal and a peer.
+
+    .venv/bin/python bench/run.py [--quick] [--only x12,ccda,hl7v2] [--data DIR] [--json FILE]
+
+What is measured (all in this one run, so ratios compare like with like on a busy machine):
+
+- **x12**: a deterministic 837P (bench/x12/gen_837p.py) of at least ``--claims`` claims and at least
+  ``--min-mb`` MB. ``fhirflow convert`` (the real command, default options: NDJSON + Parquet; only
+  the re-send ledger is off) converts it in a child process: wall time → claims/s, and the child's
+  peak RSS (``wait4`` ru_maxrss). The peer, pyx12's ``X12ContextReader`` merely iterating the 2300
+  loops, takes minutes per 100k claims, so it walks a *prefix* of the same file (its first
+  ``--pyx12-sets`` transaction sets, byte for byte, with GE/IEA trailers) and the rates (claims/s)
+  are compared. fhirflow also converts that prefix, for a same-bytes ratio.
+- **ccda**: C-CDA documents per second on one core (bench/ccda/bench.py: read → to_fhir → JSON in
+  one process, warm), and ``fhirflow convert`` end to end over the same folder. Peer: none on this
+  machine (Microsoft FHIR-Converter is a .NET service); said so in the table.
+- **hl7v2**: a generated batch (bench/hl7v2/gen_batch.py) through ``fhirflow convert``, messages/s;
+  peer: python-hl7's ``hl7.parse`` per message (parse only, no mapping) when ``hl7`` is importable,
+  else skipped and said so.
+
+Generated files go under bench/.data/ (git-ignored, never committed). Nothing here asserts a
+timing; the exit status is 0 when every benchmark ran, whatever the goals say.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+for sub in ("x12", "hl7v2"):  # gen_837p, pyx12_walk; gen_batch
+    sys.path.insert(0, str(HERE / sub))
+
+FORMATS = ("x12", "ccda", "hl7v2")
+HEADINGS = ("format", "metric", "value", "peer", "peer value", "ratio", "goal", "met")
+
+X12_RATIO_GOAL = 20.0
+X12_RSS_GOAL_MB = 300.0
+X12_RSS_MIN_INPUT_MB = 200.0
+CCDA_GOAL = 50.0
+
+
+@dataclass
+class Row:
+    format: str
+    metric: str
+    value: str
+    peer: str = "-"
+    peer_value: str = "-"
+    ratio: str = "-"
+    goal: str = "-"
+    met: str = "-"
+
+    def cells(self) -> list[str]:
+        return [self.format, self.metric, self.value, self.peer, self.peer_value, self.ratio, self.goal, self.met]
+
+
+@dataclass
+class Run:
+    seconds: float
+    rss_mb: float
+    manifest: dict[str, object]
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def yes_no(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def child(cmd: Sequence[str], logfile: Path) -> tuple[float, float, int]:
+    """Run ``cmd`` from the repo root; wall seconds, the child's own peak RSS (MB) and exit status."""
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    with open(logfile, "wb") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return seconds, usage.ru_maxrss / 1024, proc.returncode  # ru_maxrss is KiB on Linux
+
+
+def convert(inputs: Sequence[Path], out: Path, *extra: str) -> Run:
+    """``fhirflow convert`` (``python -m etl.cli``: the console script's entry point) in a child."""
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = [sys.executable, "-m", "etl.cli", "convert", *map(str, inputs), "-o", str(out), *extra]
+    seconds, rss, code = child(cmd, out.with_name(out.name + ".log"))
+    if code != 0:
+        text = out.with_name(out.name + ".log").read_text(errors="replace")[-3000:]
+        raise SystemExit(f"fhirflow convert exited {code} ({' '.join(cmd)}):\n{text}")
+    manifest = json.loads((out / "manifest.json").read_text())
+    return Run(seconds, rss, manifest)
+
+
+def summary(run: Run) -> dict[str, object]:
+    ext = run.manifest["extension"]
+    assert isinstance(ext, dict)
+    s = ext["https://fhirflow.dev/summary"]
+    assert isinstance(s, dict)
+    return s
+
+
+def source_digest(*paths: Path) -> str:
+    h = hashlib.sha1()
+    for p in paths:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+# --- X12 ------------------------------------------------------------------------------------------
+
+def bench_x12(args: argparse.Namespace, data: Path) -> list[Row]:
+    from gen_837p import PER_ST, generate, prefix
+
+    folder = data / "x12"
+    folder.mkdir(parents=True, exist_ok=True)
+    min_bytes = int(args.min_mb * 1e6)
+    big = folder / f"837p-{args.claims}c-{args.min_mb:g}mb.x12"
+    meta = big.with_suffix(".json")
+    digest = source_digest(HERE / "x12" / "gen_837p.py")
+    info = json.loads(meta.read_text()) if meta.exists() and big.exists() else {}
+    if info.get("generator") != digest:
+        log(f"x12: generating {big.name} (>= {args.claims} claims, >= {args.min_mb:g} MB)")
+        claims = generate(big, args.claims, min_bytes=min_bytes)
+        info = {"generator": digest, "claims": claims, "bytes": big.stat().st_size}
+        meta.write_text(json.dumps(info))
+    claims, size_mb = int(info["claims"]), big.stat().st_size / 1e6
+    sets = min(args.pyx12_sets, -(-claims // PER_ST))
+    pre = folder / f"{big.stem}-first{sets}sets.x12"
+    pre_claims = prefix(big, pre, sets)
+    log(f"x12: {big.name}: {claims} claims, {size_mb:.1f} MB; pyx12 prefix: {sets} set(s), {pre_claims} claims")
+
+    log("x12: pyx12 X12ContextReader walking the 2300 loops of the prefix")
+    walk_log = folder / "pyx12.log"
+    seconds, _, code = child([sys.executable, str(HERE / "x12" / "pyx12_walk.py"), str(pre)], walk_log)
+    if code != 0:
+        raise SystemExit(f"pyx12 walk failed:\n{walk_log.read_text()[-3000:]}")
+    walk = json.loads(walk_log.read_text().strip().splitlines()[-1])
+    if walk["claims"] != pre_claims:
+        raise SystemExit(f"pyx12 found {walk['claims']} 2300 loops, the prefix has {pre_claims} claims")
+    peer_rate = pre_claims / walk["seconds"]
+    peer = f"pyx12 4 X12ContextReader 2300 walk, first {pre_claims:,} claims"
+
+    log(f"x12: fhirflow convert on the whole file ({size_mb:.0f} MB); this is the long one")
+    full = convert([big], folder / "out-full", "--no-ledger")
+    if pre_claims == claims:  # the prefix is the whole file (--quick)
+        same = full
+    else:
+        log("x12: fhirflow convert on the prefix")
+        same = convert([pre], folder / "out-prefix", "--no-ledger")
+    for run, n in ((same, pre_claims), (full, claims)):
+        s = summary(run)
+        res = s["resources"]
+        assert isinstance(res, dict)
+        if s["rejected"] != 0 or res.get("Claim") != n:
+            raise SystemExit(f"x12: expected {n} Claims and nothing rejected, got {json.dumps(s)[:500]}")
+
+    rate, same_rate = claims / full.seconds, pre_claims / same.seconds
+    ratio = rate / peer_rate
+    rss_goal_applies = size_mb >= X12_RSS_MIN_INPUT_MB
+    return [
+        Row("x12", f"fhirflow convert, claims/s ({claims:,} claims, {size_mb:.0f} MB, {full.seconds:.1f} s)",
+            f"{rate:,.0f}", peer, f"{peer_rate:,.0f}", f"{ratio:.1f}x", f">= {X12_RATIO_GOAL:g}x",
+            yes_no(ratio >= X12_RATIO_GOAL)),
+        Row("x12", f"fhirflow convert, claims/s (the same {pre_claims:,}-claim prefix, {same.seconds:.1f} s)",
+            f"{same_rate:,.0f}", peer, f"{peer_rate:,.0f}", f"{same_rate / peer_rate:.1f}x", "(info)", "-"),
+        Row("x12", f"peak RSS of fhirflow convert, {size_mb:.0f} MB input", f"{full.rss_mb:,.0f} MB",
+            goal=f"< {X12_RSS_GOAL_MB:g} MB at >= {X12_RSS_MIN_INPUT_MB:g} MB",
+            met=yes_no(full.rss_mb < X12_RSS_GOAL_MB) if rss_goal_applies else "n/a (input too small)"),
+    ]
+
+
+# --- C-CDA ----------------------------------------------------------------------------------------
+
+def bench_ccda(args: argparse.Namespace, data: Path) -> list[Row]:
+    spec = importlib.util.spec_from_file_location("ccda_bench", HERE / "ccda" / "bench.py")
+    assert spec is not None and spec.loader is not None
+    ccda_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ccda_bench)
+
+    folder = data / "ccda"
+    files = ccda_bench.generate(ccda_bench.DEFAULT_SAMPLES, args.ccda_copies, folder / "docs")
+    log(f"ccda: {len(files)} documents ({args.ccda_copies} copies of each structured sample); one core")
+    ccda_bench.run(files[:5])  # warm-up: imports, lxml, caches
+    docs, resources, seconds = ccda_bench.run(files)
+    rate = docs / seconds
+    log("ccda: fhirflow convert over the same folder")
+    e2e = convert([folder / "docs"], folder / "out")
+    s = summary(e2e)
+    if s["rejected"] != 0 or s["succeeded"] != docs:
+        raise SystemExit(f"ccda: expected {docs} documents converted, got {json.dumps(s)[:500]}")
+    peer = "none on this machine (MS FHIR-Converter is .NET)"
+    return [
+        Row("ccda", f"documents/s per core, read+map+JSON ({docs} docs, {resources:,} resources, {seconds:.1f} s)",
+            f"{rate:,.1f}", peer, "-", "-", f">= {CCDA_GOAL:g}", yes_no(rate >= CCDA_GOAL)),
+        Row("ccda", f"fhirflow convert end to end, documents/s (incl. start-up, NDJSON+Parquet, {e2e.seconds:.1f} s)",
+            f"{docs / e2e.seconds:,.1f}", peer, "-", "-", "(info)", "-"),
+    ]
+
+
+# --- HL7 v2 ---------------------------------------------------------------------------------------
+
+def hl7_peer(path: Path) -> tuple[float, int] | None:
+    """python-hl7 parsing each message of the batch (no mapping); None when it is not installed."""
+    if importlib.util.find_spec("hl7") is None:
+        return None
+    import hl7  # type: ignore[import-not-found]
+
+    text = path.read_text(encoding="ascii")
+    messages = ["MSH" + m.rstrip("\r") for m in text.split("\rMSH")[1:]]
+    messages[-1] = messages[-1].split("\rBTS", 1)[0]  # the batch trailer after the last message
+    started = time.perf_counter()
+    for m in messages:
+        hl7.parse(m)
+    return time.perf_counter() - started, len(messages)
+
+
+def bench_hl7v2(args: argparse.Namespace, data: Path) -> list[Row]:
+    from gen_batch import generate
+
+    folder = data / "hl7v2"
+    batch = folder / f"batch-{args.hl7_messages}.hl7"
+    n = generate(batch, args.hl7_messages)
+    log(f"hl7v2: {batch.name}: {n} messages, {batch.stat().st_size / 1e6:.1f} MB; fhirflow convert")
+    run = convert([batch], folder / "out")
+    s = summary(run)
+    if s["rejected"] != 0 or s["succeeded"] != n:
+        raise SystemExit(f"hl7v2: expected {n} messages converted, got {json.dumps(s)[:500]}")
+    rate = n / run.seconds
+    peer = hl7_peer(batch)
+    metric = f"fhirflow convert, messages/s ({n:,} msgs, {run.seconds:.1f} s)"
+    if peer is None:
+        return [Row("hl7v2", metric, f"{rate:,.0f}", "python-hl7: not installed, skipped", "-", "-",
+                    "none stated", "-")]
+    seconds, parsed = peer
+    peer_rate = parsed / seconds
+    return [Row("hl7v2", metric, f"{rate:,.0f}", "python-hl7 hl7.parse only", f"{peer_rate:,.0f}",
+                f"{rate / peer_rate:.2f}x", "none stated", "-")]
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+def table(rows: list[Row]) -> str:
+    cells = [list(HEADINGS)] + [r.cells() for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(HEADINGS))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    return (f"{platform.node()}: {os.cpu_count()} CPU(s), Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run (numbers mean little)")
+    ap.add_argument("--only", default=",".join(FORMATS), help="comma-separated subset of: " + ", ".join(FORMATS))
+    ap.add_argument("--data", type=Path, default=ROOT / "bench" / ".data", help="where generated files go")
+    ap.add_argument("--json", type=Path, help="also write the rows here as JSON")
+    ap.add_argument("--claims", type=int, help="X12: at least this many claims (default 100000; quick 300)")
+    ap.add_argument("--min-mb", type=float, help="X12: and at least this many MB (default 200; quick 0)")
+    ap.add_argument("--pyx12-sets", type=int, help="X12: transaction sets (5,000 claims each) pyx12 walks (default 2)")
+    ap.add_argument("--ccda-copies", type=int, help="C-CDA: copies of each sample document (default 40; quick 1)")
+    ap.add_argument("--hl7-messages", type=int, help="HL7 v2: messages in the batch (default 20000; quick 300)")
+    args = ap.parse_args(argv)
+    quick = args.quick
+    for name, full, small in (("claims", 100_000, 300), ("min_mb", 200.0, 0.0), ("pyx12_sets", 2, 1),
+                              ("ccda_copies", 40, 1), ("hl7_messages", 20_000, 300)):
+        if getattr(args, name) is None:
+            setattr(args, name, small if quick else full)
+    only = [f.strip() for f in args.only.split(",") if f.strip()]
+    unknown = sorted(set(only) - set(FORMATS))
+    if unknown:
+        ap.error(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    data = args.data.resolve()
+    data.mkdir(parents=True, exist_ok=True)
+
+    benches: dict[str, Callable[[argparse.Namespace, Path], list[Row]]] = {
+        "x12": bench_x12, "ccda": bench_ccda, "hl7v2": bench_hl7v2}
+    rows: list[Row] = []
+    started = time.perf_counter()
+    for fmt in FORMATS:
+        if fmt in only:
+            t = time.perf_counter()
+            rows += benches[fmt](args, data)
+            log(f"{fmt}: done in {time.perf_counter() - t:.0f} s")
+    print()
+    print(f"fhirflow benchmarks{' (--quick: tiny sizes, numbers mean little)' if quick else ''} — "
+          f"{time.strftime('%Y-%m-%d')}, {machine()}; {time.perf_counter() - started:.0f} s in all")
+    print()
+    print(table(rows))
+    print()
+    print("ratio = fhirflow value / peer value, measured in this run. X12 peer rate is from a prefix of the same "
+          "file (see the metric); peak RSS is the convert child's own ru_maxrss.")
+    if args.json:
+        args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "machine": machine(), "quick": quick,
+                                         "rows": [asdict(r) for r in rows]}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
