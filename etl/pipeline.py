@@ -18,9 +18,10 @@ from etl.config import JobConfig
 from etl.errors import InputError, Location, ParseError
 from etl.fhir.context import MappingContext
 from etl.fhir.outcome import issue, to_fhir_operation_outcome
+from etl.sources.base import Unit
 from etl.sources.registry import detect, get_source
 from etl.stage.manifest import build_manifest
-from etl.stage.ndjson import NdjsonSink
+from etl.stage.ndjson import NdjsonSink, dumps
 from etl.stage.output import fresh_staging, publish
 from etl.stage.parquet import ndjson_to_parquet
 from etl.stage.views import load_views
@@ -81,29 +82,10 @@ def convert(
             units += 1
             if progress and units % 200 == 0:
                 progress(path.name, index, units)
-            if unit.skip:
-                fs.skipped += 1
-                if unit.note and unit.note not in fs.notes:
-                    fs.notes.append(unit.note)
-                continue
-            if unit.error is not None:
-                _reject(errors, fs, unit.error.at(unit.location), ctx)
-                continue
-            ctx.warnings = list(unit.warnings)
-            try:
-                resources = source.to_fhir(unit.record, ctx, config)
-            except InputError as exc:
-                ctx.take_warnings()
-                _reject(errors, fs, exc.at(unit.location), ctx)
-                continue
-            fs.attempted += 1
-            fs.succeeded += 1
-            for resource in resources:
-                fhir.write(resource)
-            found = ctx.take_warnings()
-            if found:
-                fs.warnings += len(found)
-                warnings.write(_warning_record(unit.location, found, ctx))
+            _convert_unit(unit, source, fs, ctx, config, fhir, errors, warnings)
+            # Let the unit's record (an X12 transaction set holds up to 5,000 claims of segments)
+            # go before the source reads the next one, or two of them are alive at once.
+            del unit
         if progress:
             progress(path.name, index + 1, units)
         log.info("converted %s: %d/%d units, %d rejected", path.name, fs.succeeded, fs.attempted, fs.rejected)
@@ -137,6 +119,38 @@ def convert(
         if finish is not None:
             finish(config, out)
     return summary
+
+
+def _convert_unit(
+    unit: Unit[Any], source: Any, fs: FileSummary, ctx: MappingContext, config: JobConfig,
+    fhir: NdjsonSink, errors: NdjsonSink, warnings: NdjsonSink,
+) -> None:
+    """One unit into exactly one place: resources, an error record, or a skip in the summary."""
+    if unit.skip:
+        fs.skipped += 1
+        if unit.note and unit.note not in fs.notes:
+            fs.notes.append(unit.note)
+        return
+    if unit.error is not None:
+        _reject(errors, fs, unit.error.at(unit.location), ctx)
+        return
+    ctx.warnings = list(unit.warnings)
+    try:
+        # Serialized as they come: a unit's lines take a fraction of its dicts' memory, and they
+        # reach the sink only once the whole unit mapped (a unit is all or nothing).
+        lines = [(r["resourceType"], r.get("id"), dumps(r) + b"\n") for r in source.to_fhir(unit.record, ctx, config)]
+    except InputError as exc:
+        ctx.take_warnings()
+        _reject(errors, fs, exc.at(unit.location), ctx)
+        return
+    fs.attempted += 1
+    fs.succeeded += 1
+    for rtype, rid, line in lines:
+        fhir.write_line(rtype, rid, line)
+    found = ctx.take_warnings()
+    if found:
+        fs.warnings += len(found)
+        warnings.write(_warning_record(unit.location, found, ctx))
 
 
 def _reject(sink: NdjsonSink, fs: FileSummary, exc: InputError, ctx: MappingContext) -> None:

@@ -56,10 +56,11 @@ class NdjsonSink:
 
     def write(self, resource: dict[str, Any]) -> bool:
         """Add one resource; False if an identical copy was already written."""
-        rtype = resource["resourceType"]
+        return self.write_line(resource["resourceType"], resource.get("id"), dumps(resource) + b"\n")
+
+    def write_line(self, rtype: str, rid: str | None, line: bytes) -> bool:
+        """Add one resource already serialized by :func:`dumps` (``line`` ends in a newline)."""
         st = self._types[rtype]
-        line = dumps(resource) + b"\n"
-        rid = resource.get("id")
         if rid:
             k, h = _key(rid), hash(line)
             prev = st.seen.get(k)

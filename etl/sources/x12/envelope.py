@@ -233,6 +233,7 @@ def _read(
             st.count += 1
             cur, st = st, None
             yield from _close_set(cur, e, ix, path, delims, max_bodies)
+            del cur  # its segments must not outlive their unit while the next set is read
         elif sid == "GE":
             if st is not None:
                 yield _unclosed(st, "GE")

@@ -98,6 +98,7 @@ class X12Source:
                     unit.warnings.append(warning)
             read_any = read_any or not unit.skip
             yield unit
+            del unit  # not alive while the next transaction set is read
         if config.x12_validate and read_any:
             from etl.sources.x12.validate import file_versions, validate_file
 
