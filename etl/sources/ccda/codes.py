@@ -75,7 +75,12 @@ IDENTIFIER_SYSTEMS: dict[str, str] = {
     "2.16.840.1.113883.4.572": "http://hl7.org/fhir/sid/us-medicare",
 }
 
-# Document templateId (ClinicalDocument/templateId/@root) -> (document type name, is unstructured).
+# Document templateId (ClinicalDocument/templateId/@root) -> document type name. Source: the document-level
+# templates of C-CDA R2.1 Vol. 2 §1 (2.16.840.1.113883.10.20.22.1.*; R1.1 uses the same roots without
+# ``extension``), plus the HL7 CCD R1 and HITSP C32 roots older CCDs still carry. Only the *name* comes
+# from here: Composition.type is the document's own ``code`` (C-CDA on FHIR: ClinicalDocument.code ->
+# Composition.type), because most templates bind it to a value set rather than fix one LOINC code; when
+# that code is null, the name becomes Composition.type.text next to the data-absent-reason coding.
 DOCUMENT_TYPES: dict[str, str] = {
     "2.16.840.1.113883.10.20.22.1.2": "CCD",
     "2.16.840.1.113883.10.20.1": "CCD",  # HL7 CCD R1 (C-CDA R1.1 era)
@@ -268,6 +273,13 @@ OMB_ETHNICITY = {"2135-2", "2186-5"}
 US_CORE_RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
 US_CORE_ETHNICITY = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
 DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+# Displays of http://terminology.hl7.org/CodeSystem/data-absent-reason (THO, the codes null_reason uses).
+DATA_ABSENT_DISPLAY: dict[str, str] = {
+    "unknown": "Unknown", "asked-unknown": "Asked But Unknown", "temp-unknown": "Temporarily Unknown",
+    "not-asked": "Not Asked", "masked": "Masked", "not-applicable": "Not Applicable",
+    "unsupported": "Unsupported", "negative-infinity": "Negative Infinity (NINF)",
+    "positive-infinity": "Positive Infinity (PINF)",
+}
 CDC_RACE_SYSTEM = "urn:oid:2.16.840.1.113883.6.238"
 
 # LOINC codes of the vital signs US Core constrains (all UCUM); the panel itself is 85353-1.

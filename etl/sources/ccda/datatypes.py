@@ -46,6 +46,13 @@ def null_reason(el: Element | None) -> str:
             "OTH": "unsupported", "NP": "unknown"}.get(flavor, "unknown")
 
 
+def data_absent_coding(el: Element | None) -> Json:
+    """The nullFlavor of ``el`` as a Coding of http://terminology.hl7.org/CodeSystem/data-absent-reason."""
+    code = null_reason(el)
+    return {"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": code,
+            "display": codes.DATA_ABSENT_DISPLAY[code]}
+
+
 def original_text(el: Element | None, doc: Document) -> str:
     """``originalText``: its own text, or the narrative it points to with ``reference/@value``."""
     ot = find(el, "originalText")
@@ -98,8 +105,7 @@ def required_codeable(el: Element | None, doc: Document) -> Json:
     cc = codeable(el, doc)
     if cc:
         return cc
-    return {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
-                        "code": null_reason(el), "display": "Unknown"}]}
+    return {"coding": [data_absent_coding(el)]}
 
 
 def identifier(el: Element | None) -> Json | None:

@@ -107,6 +107,7 @@ def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Stri
     found = 0
     reported = 0  # libxml2 errors already turned into error records
     checked = False
+    last = ""  # the id of the last document read, to place an error that follows it
     events: Any = None
     try:
         events = etree.iterparse(stream, events=("start", "end"), **_parser_options())
@@ -125,12 +126,16 @@ def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Stri
                     warnings.append("ClinicalDocument declares no namespace; read as urn:hl7-org:v3")
                 doc = Document(file=file, root=el, index=found)
                 found += 1
-                where = f"document {doc.doc_id_text}"
+                last = doc.doc_id_text
+                where = f"document {last}"
                 # libxml2 reports some errors (an undeclared namespace prefix) only when the whole
                 # stream ends; ask now, so the document is rejected once instead of converted and
                 # then reported again as a second error record.
+                # lxml hands out the events of a whole chunk at once, so the log may already hold
+                # errors of the *next* document: keep those for it (see ``_own_errors``).
                 errors = _errors(events)
-                new, reported = errors[reported:], len(errors)
+                new = _own_errors(errors[reported:], el)
+                reported += len(new)
                 fatal = [e for e in new if not _undeclared_xsi(e)]
                 if new and not fatal and strictness is not Strictness.RAISE:
                     _declare_xsi(el)
@@ -157,7 +162,9 @@ def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Stri
     except etree.XMLSyntaxError as exc:
         if found and len(_errors(events)) <= reported:
             return  # the late report of an error a document was already rejected for
-        yield Unit(loc, error=ParseError(f"not well-formed XML: {_syntax_message(exc)}", loc))
+        # The documents before the error were yielded already; this one names where it stopped.
+        at = Location(file, f"the document after document {last}") if last else loc
+        yield Unit(at, error=ParseError(f"not well-formed XML: {_syntax_message(exc)}", at))
         return
     if not found:
         yield Unit(loc, error=UnsupportedError("not a C-CDA document: no ClinicalDocument element", loc))
@@ -168,6 +175,22 @@ def _errors(events: Any) -> list[Any]:
     if events is None:
         return []
     return [e for e in events.error_log if e.level >= etree.ErrorLevels.ERROR]
+
+
+def _own_errors(errors: list[Any], document: Any) -> list[Any]:
+    """The leading ``errors`` that belong to ``document``, whose end tag was just read.
+
+    A fatal (well-formedness) error stops libxml2's events, so one logged before this end event was
+    met *after* the end tag, in a later document; a recoverable one (an undeclared prefix) belongs
+    here when it is on or before this document's last element line.
+    """
+    last_line = max((e.sourceline or 0 for e in document.iter()), default=0)
+    own = []
+    for error in errors:
+        if error.level >= etree.ErrorLevels.FATAL or (error.line or 0) > last_line:
+            break
+        own.append(error)
+    return own
 
 
 def _undeclared_xsi(error: Any) -> bool:

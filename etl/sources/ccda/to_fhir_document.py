@@ -30,6 +30,8 @@ from etl.sources.ccda.datatypes import (
 from etl.sources.ccda.model import Element, attr, find, findall, template_ids, text
 from etl.sources.ccda.to_fhir_participants import authors, participant_ref, to_fhir_organization
 
+DATA_ABSENT_SYSTEM = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+
 
 def document_type(doc_root: Element) -> str:
     """The document type name from its templateIds (most specific first), else 'US Realm Header'."""
@@ -54,6 +56,9 @@ def to_fhir_composition(b: DocumentBuilder, sections: list[Json]) -> Json:
     put(res, "identifier", identifier(find(root_el, "id")))
     res["status"] = "final"
     res["type"] = required_codeable(find(root_el, "code"), b.doc)
+    if "text" not in res["type"] and res["type"]["coding"][0].get("system") == DATA_ABSENT_SYSTEM:
+        # The document code is null: the template still says what kind of document this is.
+        res["type"]["text"] = document_type(root_el)
     res["subject"] = b.patient_ref
     put(res, "encounter", b.encounter_ref)
     res["date"] = ts(find(root_el, "effectiveTime"), b.ctx, "ClinicalDocument/effectiveTime") or None
@@ -128,8 +133,10 @@ def to_fhir_document_reference(b: DocumentBuilder, composition: Json, embed: boo
 
 def _content(root_el: Element, embed: bool) -> Json:
     body = find(root_el, "component/nonXMLBody/text")
-    r21 = "2.16.840.1.113883.10.20.22.1.1" in [attr(t, "root") for t in findall(root_el, "templateId")
-                                               if attr(t, "extension")]
+    # R2.x versions its templates with ``extension`` (2014-06-09, 2015-08-01); R1.1 has none. Any
+    # document-level template counts: an Unstructured Document need not repeat the US Realm Header.
+    r21 = any(attr(t, "root").startswith("2.16.840.1.113883.10.20.22.1.") and attr(t, "extension")
+              for t in findall(root_el, "templateId"))
     fmt = "urn:hl7-org:sdwg:ccda-structuredBody:" + ("2.1" if r21 else "1.1")
     attachment: dict[str, Any] = {"contentType": "text/xml"}
     if body is not None:

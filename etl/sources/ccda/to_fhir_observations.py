@@ -11,6 +11,7 @@ from etl.sources.ccda.builder import DocumentBuilder
 from etl.sources.ccda.datatypes import (
     Json,
     codeable,
+    data_absent_coding,
     effective,
     put,
     quantity,
@@ -63,10 +64,7 @@ def to_fhir_observation(obs: Element, b: DocumentBuilder, category: list[Json]) 
         res.update(value)
     else:
         # obs-6: no value, so say why (the CDA nullFlavor, or "unknown").
-        flavor = attr(find(obs, "value"), "nullFlavor")
-        res["dataAbsentReason"] = {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
-            "code": {"ASKU": "asked-unknown", "NA": "not-applicable", "MSK": "masked"}.get(flavor, "unknown")}]}
+        res["dataAbsentReason"] = {"coding": [data_absent_coding(find(obs, "value"))]}
     if negated(obs):
         # A negated observation ("no X found"): keep the fact via interpretation text.
         res["interpretation"] = [{"text": "negated (negationInd=true)"}]
