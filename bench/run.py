@@ -222,7 +222,7 @@ def hl7_peer(path: Path) -> tuple[float, int] | None:
         return None
     import hl7  # type: ignore[import-not-found]
 
-    text = path.read_text(encoding="ascii")
+    text = path.read_text(encoding="ascii").replace("\r\n", "\r").replace("\n", "\r")
     messages = ["MSH" + m.rstrip("\r") for m in text.split("\rMSH")[1:]]
     messages[-1] = messages[-1].split("\rBTS", 1)[0]  # the batch trailer after the last message
     started = time.perf_counter()

@@ -23,6 +23,10 @@ def ts_to_fhir(value: str, source_timezone: str | None = None, *, date_only: boo
 
     Precision is kept (``2024`` stays a year). Returns None for text that is not a timestamp.
     """
+    if value and len(value) == 8 and value.isascii() and value.isdigit():  # CCYYMMDD, by far the commonest
+        if 1 <= int(value[4:6]) <= 12 and 1 <= int(value[6:]) <= 31:
+            return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+        return None
     m = _TS.match(value.strip()) if value else None
     if not m:
         return None
@@ -54,6 +58,13 @@ def ts_to_fhir(value: str, source_timezone: str | None = None, *, date_only: boo
 
 def decimal(value: str) -> float | int | None:
     """A source number as a JSON number (int when whole), or None if it is not a number."""
+    if isinstance(value, str) and value.isascii():
+        # Plain [-]digits[.digits]: what Decimal would give, without building one.
+        if value.isdigit():
+            return int(value)
+        whole, dot, frac = (value[1:] if value[:1] == "-" else value).partition(".")
+        if whole.isdigit() and (not dot or frac.isdigit()):
+            return float(value) if dot else int(value)
     try:
         d = Decimal(value.strip())
     except (InvalidOperation, AttributeError):

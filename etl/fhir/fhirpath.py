@@ -230,7 +230,19 @@ class _Member:
         self.parent, self.name = parent, name
 
     def __call__(self, c: Coll, env: dict[str, Any]) -> Coll:
-        return [x for item in self.parent(c, env) for x in _children(item, self.name)]
+        # ``_children`` inlined for the usual case (the element is present under its own name).
+        name = self.name
+        out: Coll = []
+        for item in self.parent(c, env):
+            if isinstance(item, dict) and name in item:
+                value = item[name]
+                if isinstance(value, list):
+                    out.extend(value)
+                else:
+                    out.append(value)
+            else:
+                out.extend(_children(item, name))
+        return out
 
 
 def _retarget_choice(base: Expr, type_name: str) -> Expr | None:

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 
 _SEP = "\x1f"  # unit separator: cannot occur in the source identifiers we key on
+_CACHE_SIZE = 1 << 16  # ids remembered per factory (providers, payers, patients recur across claims)
 
 
 class IdFactory:
@@ -19,11 +20,35 @@ class IdFactory:
 
     def __init__(self, salt: str) -> None:
         self._key = salt.encode()
+        # The keyed HMAC state, copied per id instead of re-deriving the key pads every time.
+        self._hmac = hmac.new(self._key, digestmod=hashlib.sha256)
+        self._cache: dict[str, str] = {}
 
     def make(self, resource_type: str, *key: object) -> str:
         """The id of a ``resource_type`` identified by ``key`` (None parts count as empty)."""
-        text = _SEP.join([resource_type, *("" if k is None else str(k).strip() for k in key)])
-        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()[:32]
+        text = _SEP.join([resource_type, *[k.strip() if type(k) is str else "" if k is None else str(k).strip()
+                                           for k in key]])
+        cache = self._cache
+        rid = cache.get(text)
+        if rid is None:
+            h = self._hmac.copy()
+            h.update(text.encode())
+            rid = h.hexdigest()[:32]
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            cache[text] = rid
+        return rid
+
+    def __getstate__(self) -> dict[str, object]:
+        # HMAC objects do not pickle (a factory may be sent to worker processes): rebuild them there.
+        state = dict(self.__dict__)
+        del state["_hmac"], state["_cache"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._hmac = hmac.new(self._key, digestmod=hashlib.sha256)
+        self._cache = {}
 
     def ref(self, resource_type: str, *key: object) -> dict[str, str]:
         """A FHIR Reference to the resource ``make`` would name."""

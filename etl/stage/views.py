@@ -144,9 +144,15 @@ def _combine(sel: _Select, node: Any, env: dict[str, Any]) -> Iterator[dict[str,
     base: dict[str, Any] = {}
     for col in sel.columns:
         vals = col.expr([node], env) if node is not None else []
-        base[col.name] = vals if col.collection else (vals[0] if vals else None)
-        if not col.collection and len(vals) > 1:
+        if col.collection:
+            base[col.name] = vals
+        elif len(vals) > 1:
             raise ConfigError(f"column {col.name!r} returned {len(vals)} values; add first() or collection")
+        else:
+            base[col.name] = vals[0] if vals else None
+    if not sel.selects and not sel.union:  # a flat select: one row, the columns themselves
+        yield base
+        return
     parts: list[list[dict[str, Any]]] = []
     for child in sel.selects:
         parts.append(list(_eval(child, node, env)) if node is not None else list(_nulls(child)))

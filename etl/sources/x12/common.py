@@ -10,6 +10,7 @@ Identity rules (see :mod:`etl.fhir.ids`; every id is an HMAC of the job salt and
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +23,7 @@ from etl.sources.x12.model import Seg
 Resource = dict[str, Any]
 
 
+@lru_cache(maxsize=4096)
 def local_system(kind: str, qualifier: str = "") -> str:
     """A fhirflow URI for identifiers that only the sender defines (payer ids, member ids)."""
     return codes.LOCAL + kind + (f"/{quote(qualifier, safe='')}" if qualifier else "")
@@ -29,16 +31,16 @@ def local_system(kind: str, qualifier: str = "") -> str:
 
 def human_name(nm1: Seg) -> dict[str, Any] | None:
     """NM103 family, NM104 first, NM105 middle, NM106 prefix, NM107 suffix → HumanName."""
+    family, first, middle, prefix, suffix = nm1.els(8)[3:]
     name: dict[str, Any] = {}
-    if nm1.get(3):
-        name["family"] = nm1.get(3)
-    given = [g for g in (nm1.get(4), nm1.get(5)) if g]
-    if given:
-        name["given"] = given
-    if nm1.get(6):
-        name["prefix"] = [nm1.get(6)]
-    if nm1.get(7):
-        name["suffix"] = [nm1.get(7)]
+    if family:
+        name["family"] = family
+    if first or middle:
+        name["given"] = [g for g in (first, middle) if g]
+    if prefix:
+        name["prefix"] = [prefix]
+    if suffix:
+        name["suffix"] = [suffix]
     return name or None
 
 
@@ -46,13 +48,19 @@ def address(n3: Seg | None, n4: Seg | None) -> dict[str, Any] | None:
     """N301/N302 lines, N401 city, N402 state, N403 postal code, N404 country → Address."""
     addr: dict[str, Any] = {}
     if n3 is not None:
-        lines = [x for x in (n3.get(1), n3.get(2)) if x]
-        if lines:
-            addr["line"] = lines
+        _, line1, line2 = n3.els(3)
+        if line1 or line2:
+            addr["line"] = [x for x in (line1, line2) if x]
     if n4 is not None:
-        for key, i in (("city", 1), ("state", 2), ("postalCode", 3), ("country", 4)):
-            if n4.get(i):
-                addr[key] = n4.get(i)
+        _, city, state, postal, country = n4.els(5)
+        if city:
+            addr["city"] = city
+        if state:
+            addr["state"] = state
+        if postal:
+            addr["postalCode"] = postal
+        if country:
+            addr["country"] = country
     return addr or None
 
 
@@ -100,7 +108,14 @@ def coding(system: str | None, code: str, display: str | None = None) -> dict[st
 
 
 def concept(system: str | None, code: str, display: str | None = None) -> dict[str, Any]:
-    return {"coding": [coding(system, code, display)]}
+    # ``coding`` inlined: this runs for every code of every claim.
+    if system:
+        c: dict[str, Any] = {"system": system, "code": code}
+    else:
+        c = {"code": code}
+    if display:
+        c["display"] = display
+    return {"coding": [c]}
 
 
 def payer_organization(ctx: MappingContext, key: str, name: str = "", addr: dict[str, Any] | None = None) -> Resource:
@@ -128,10 +143,11 @@ def patient_id(ctx: MappingContext, payer: str, member: str, dependent: tuple[st
 def party_id(ctx: MappingContext, nm1: Seg, scope: str) -> tuple[str, str]:
     """(resource type, id) of the party an NM1 names: Practitioner for a person (NM102 = 1),
     Organization otherwise; keyed by NPI (NM108 = XX) or by ``scope`` + qualifier + id + name."""
-    rtype = "Practitioner" if nm1.get(2) == "1" else "Organization"
-    if nm1.get(8) == "XX" and nm1.get(9):
-        return rtype, ctx.make(rtype, "npi", nm1.get(9))
-    return rtype, ctx.make(rtype, "x12-party", scope, nm1.get(1), nm1.get(8), nm1.get(9), nm1.get(3), nm1.get(4))
+    e = nm1.els(10)
+    rtype = "Practitioner" if e[2] == "1" else "Organization"
+    if e[8] == "XX" and e[9]:
+        return rtype, ctx.make(rtype, "npi", e[9])
+    return rtype, ctx.make(rtype, "x12-party", scope, e[1], e[8], e[9], e[3], e[4])
 
 
 def party(ctx: MappingContext, nm1: Seg, scope: str, n3: Seg | None = None, n4: Seg | None = None,
@@ -144,10 +160,11 @@ def party(ctx: MappingContext, nm1: Seg, scope: str, n3: Seg | None = None, n4: 
     rtype, rid = party_id(ctx, nm1, scope)
     res: Resource = {"resourceType": rtype, "id": rid}
     idents: list[dict[str, Any]] = []
-    if nm1.get(9):
-        q = nm1.get(8)
+    e = nm1.els(10)
+    if e[9]:
+        q = e[8]
         system = codes.ID_QUALIFIER_SYSTEM.get(q) or local_system("id", q or "unknown")
-        ident: dict[str, Any] = {"system": system, "value": nm1.get(9)}
+        ident: dict[str, Any] = {"system": system, "value": e[9]}
         if q == "XX":
             ident["type"] = concept(codes.V2_ID_TYPE, "NPI")
         idents.append(ident)
@@ -160,7 +177,7 @@ def party(ctx: MappingContext, nm1: Seg, scope: str, n3: Seg | None = None, n4: 
     if rtype == "Organization":
         if org_type:
             res["type"] = [concept("http://terminology.hl7.org/CodeSystem/organization-type", org_type)]
-        res["name"] = nm1.get(3) or "(name not sent)"
+        res["name"] = e[3] or "(name not sent)"
     else:
         name = human_name(nm1)
         if name:

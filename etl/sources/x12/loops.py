@@ -18,6 +18,7 @@ from etl.errors import InputError, MappingError, ParseError
 from etl.sources.x12.model import Seg
 
 SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
+_VALID_IDS: set[str] = set()  # ids already matched by SEGMENT_ID (at most 26·37·37 of them)
 
 # Order of segments inside the name loops (NM1 … ) of the 837 TR3s: 2010AA NM1, N3, N4, REF, PER;
 # 2010BA NM1, N3, N4, DMG, REF, PER; 2310B/2420A NM1, PRV, REF.
@@ -44,6 +45,7 @@ class LoopTracker:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
+        self._is_837 = kind.startswith("837")
         self.loop = "HEADER"
         self.name_loop: str | None = None
         self.name_pos = -1
@@ -59,7 +61,9 @@ class LoopTracker:
 
     # -- helpers ---------------------------------------------------------------------------------
     def _close_name_loop(self) -> None:
-        if self.name_loop is not None and self.name_first is not None:
+        if self.name_loop is None:  # nothing open (the common case): the state is already reset
+            return
+        if self.name_first is not None:
             for need in REQUIRED_IN_LOOP.get(self.name_loop, ()):
                 if need not in self.name_seen:
                     raise MappingError(
@@ -120,16 +124,23 @@ class LoopTracker:
     def feed(self, seg: Seg) -> None:
         """Tag ``seg`` with its loop id; raise :class:`InputError` on a structural problem."""
         sid = seg.e[0]
-        if not SEGMENT_ID.match(sid):
-            raise ParseError(f"{sid!r} is not a valid segment identifier (2-3 upper-case letters/digits)",
-                             code="structure")
+        if sid not in _VALID_IDS:
+            if not SEGMENT_ID.match(sid):
+                raise ParseError(f"{sid!r} is not a valid segment identifier (2-3 upper-case letters/digits)",
+                                 code="structure")
+            _VALID_IDS.add(sid)
+        if self._is_837:
+            if sid == "SE":
+                self._close_hl()
+                seg.loop = "TRAILER"
+                return
+            self._feed_837(seg, sid)
+            return
         if sid == "SE":
-            self._close_hl() if self.kind.startswith("837") else self._close_name_loop()
+            self._close_name_loop()
             seg.loop = "TRAILER"
             return
-        if self.kind.startswith("837"):
-            self._feed_837(seg, sid)
-        elif self.kind == "835":
+        if self.kind == "835":
             self._feed_835(seg, sid)
         else:
             self._feed_834(seg, sid)
@@ -197,20 +208,23 @@ class LoopTracker:
             self._open_name_loop(loop_id, seg)
             seg.loop = loop_id
             return
-        if self.name_loop is not None and sid in NAME_LOOP_ORDER and sid != "DMG":
-            self._in_name_loop(seg)
-            seg.loop = self.name_loop
-            return
-        self._close_name_loop()
-        if self.loop.startswith("24"):
-            self.loop = {"LIN": "2410", "SVD": "2430", "LQ": "2440"}.get(sid, self.loop if self.loop != "2420" else "2400")
-            if self.loop.startswith("242"):
-                self.loop = "2400"
-        elif self.loop.startswith("231"):
-            self.loop = "2300"
-        elif self.loop.startswith("233"):
-            self.loop = "2320"
-        seg.loop = self.loop
+        if self.name_loop is not None:
+            if sid in NAME_LOOP_ORDER and sid != "DMG":
+                self._in_name_loop(seg)
+                seg.loop = self.name_loop
+                return
+            self._close_name_loop()
+        loop = self.loop
+        if loop.startswith("24"):
+            loop = _LOOPS_24.get(sid, loop if loop != "2420" else "2400")
+            if loop.startswith("242"):
+                loop = "2400"
+            self.loop = loop
+        elif loop.startswith("231"):
+            loop = self.loop = "2300"
+        elif loop.startswith("233"):
+            loop = self.loop = "2320"
+        seg.loop = loop
 
     def _feed_835(self, seg: Seg, sid: str) -> None:
         if sid == "N1":
@@ -264,6 +278,7 @@ class LoopTracker:
 
 
 _HL_LOOP = {"20": "2000A", "22": "2000B", "23": "2000C"}
+_LOOPS_24 = {"LIN": "2410", "SVD": "2430", "LQ": "2440"}  # 2400 children started by a segment
 _NAME_LOOP_TEXT = {
     "2010AA": "billing provider name, NM1*85", "2010AB": "pay-to address, NM1*87",
     "2010BA": "subscriber name, NM1*IL", "2010BB": "payer name, NM1*PR", "2010CA": "patient name, NM1*QC",

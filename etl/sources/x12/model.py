@@ -7,7 +7,7 @@ set larger than :data:`etl.sources.x12.envelope.MAX_BODIES` claims, one part of 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from etl.errors import Location
@@ -19,9 +19,11 @@ class Seg:
 
     __slots__ = ("n", "e", "loop", "c", "r")
 
-    def __init__(self, n: int, e: list[str], loop: str, c: str, r: str | None = None) -> None:
+    def __init__(self, n: int, e: Sequence[str], loop: str, c: str, r: str | None = None) -> None:
         self.n = n
-        self.e = e
+        # A tuple, not a list: the garbage collector stops tracking a tuple of strings, and a large
+        # transaction set holds hundreds of thousands of segments (every full collection walks them).
+        self.e: tuple[str, ...] = tuple(e)
         self.loop = loop
         self.c = c  # component separator
         self.r = r  # repetition separator
@@ -49,6 +51,11 @@ class Seg:
             return parts[comp - 1] if comp <= len(parts) else ""
         return v
 
+    def els(self, n: int) -> tuple[str, ...]:
+        """Elements 0 … n-1 (``els(n)[i] == get(i)``), "" for those the segment does not have."""
+        e = self.e
+        return e[:n] if len(e) >= n else e + ("",) * (n - len(e))
+
     def comps(self, i: int) -> list[str]:
         """The components of element ``i`` (a composite such as ``SV101`` or ``HI01``)."""
         v = self.get(i)
@@ -64,7 +71,7 @@ class Seg:
         return self.c != ">" and self.c not in v and ">" in v
 
     def __repr__(self) -> str:
-        return f"Seg({self.n}, {self.loop}, {self.e!r})"
+        return f"Seg({self.n}, {self.loop}, {list(self.e)!r})"
 
 
 @dataclass(frozen=True)

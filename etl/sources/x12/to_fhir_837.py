@@ -27,7 +27,6 @@ from etl.sources.x12.common import (
     money,
     name_loop,
     party,
-    party_id,
     patient_id,
     payer_organization,
     period,
@@ -293,13 +292,20 @@ def to_fhir_claim(
         "patient": ref(patient),
     }
     extra: list[Resource] = []
-    lines = [s for s in segs if s.e[0] == "DTP" and s.loop == "2400" and s.get(1) == "472"]
+    lines: list[Seg] = []  # 2400 DTP*472 service dates
     bp = None
     for s in segs:
-        if s.e[0] == "DTP" and s.loop == "2300" and s.get(1) == "434":
-            bp = period(s.get(2), s.get(3), ctx, "DTP03 (434 statement dates)")
-        elif s.e[0] == "DTP" and s.loop == "2300" and s.get(1) == "472" and bp is None:
-            bp = period(s.get(2), s.get(3), ctx, "DTP03 (472 claim service date)")  # 837P/837D 2300
+        if s.e[0] != "DTP":
+            continue
+        loop, q = s.loop, s.get(1)
+        if loop == "2400":
+            if q == "472":
+                lines.append(s)
+        elif loop == "2300":
+            if q == "434":
+                bp = period(s.get(2), s.get(3), ctx, "DTP03 (434 statement dates)")
+            elif q == "472" and bp is None:
+                bp = period(s.get(2), s.get(3), ctx, "DTP03 (472 claim service date)")  # 837P/837D 2300
     if bp is None and lines:
         periods = [p for s in lines if (p := period(s.get(2), s.get(3), ctx, "DTP03 (472 service date)"))]
         if periods:
@@ -340,36 +346,57 @@ def to_fhir_claim(
     pre_auth: list[str] = []
     appliance_placed: str | None = None
     current_line: dict[str, Any] | None = None
-    i = 1
-    while i < len(segs):
+    for i in range(1, len(segs)):
         s = segs[i]
-        sid, loop = s.e[0], s.loop
+        e = s.e
+        sid, loop = e[0], s.loop
         if loop == "2300":
-            if sid == "REF" and s.get(1) == "F8" and s.get(2):
-                related.append({"claim": {"identifier": {"system": local_system("payer-claim-control-number"),
-                                                         "value": s.get(2)}},
-                                "relationship": concept(codes.RELATED_CLAIM, "prior")})
+            q = e[1] if len(e) > 1 else ""
+            if sid == "REF":
+                if q == "F8" and s.get(2):
+                    related.append({"claim": {"identifier": {"system": local_system("payer-claim-control-number"),
+                                                             "value": s.get(2)}},
+                                    "relationship": concept(codes.RELATED_CLAIM, "prior")})
+                elif q == "G1" and s.get(2):
+                    pre_auth.append(s.get(2))  # prior authorization number -> insurance.preAuthRef
+            elif sid == "DTP":
+                if q == "435":
+                    d = date(s.get(3)[:8], ctx, "DTP03 (435 admission date)")
+                    if d:
+                        info("admissionperiod", timingPeriod={"start": d})
+                elif q == "452":
+                    appliance_placed = date(s.get(3)[:8], ctx, "DTP03 (452 appliance placement date)")
+            elif sid == "HI":
+                _hi(s, kind, diagnoses, procedures, ctx)
             elif sid == "CL1":
-                if s.get(1):
-                    info("admtype", codes.NUBC_PRIORITY, s.get(1))
+                if q:
+                    info("admtype", codes.NUBC_PRIORITY, q)
                 if s.get(2):
                     info("pointoforigin", codes.NUBC_POINT_OF_ORIGIN, s.get(2))
                 if s.get(3):
                     info("discharge-status", codes.NUBC_PATIENT_STATUS, s.get(3))
-            elif sid == "DTP" and s.get(1) == "435":
-                d = date(s.get(3)[:8], ctx, "DTP03 (435 admission date)")
-                if d:
-                    info("admissionperiod", timingPeriod={"start": d})
-            elif sid == "HI":
-                _hi(s, kind, diagnoses, procedures, ctx)
-            elif sid == "REF" and s.get(1) == "G1" and s.get(2):
-                pre_auth.append(s.get(2))  # prior authorization number -> insurance.preAuthRef
-            elif sid == "DTP" and s.get(1) == "452":
-                appliance_placed = date(s.get(3)[:8], ctx, "DTP03 (452 appliance placement date)")
             elif sid == "DN1":
                 _orthodontics(s, appliance_placed, info, ctx)
             elif sid == "DN2":
                 _tooth_status(s, info, ctx)
+        elif loop == "2400":
+            if current_line is None:
+                if sid == "LX":
+                    current_line = _line(s, items)
+            elif sid in ("SV1", "SV2", "SV3"):
+                _service(s, current_line, kind, facility, ctx)
+            elif sid == "DTP":
+                if s.get(1) == "472":
+                    p = period(s.get(2), s.get(3), ctx, "DTP03 (472 service date)")
+                    if p:
+                        if p.get("start") == p.get("end"):
+                            current_line["servicedDate"] = p["start"]
+                        else:
+                            current_line["servicedPeriod"] = p
+            elif sid == "LX":
+                current_line = _line(s, items)
+            elif sid == "TOO":
+                _tooth(s, current_line, ctx)
         elif sid == "NM1" and loop.startswith(("2310", "2420")):
             role = CARE_TEAM_ROLE.get(s.get(1))
             n3, n4, refs, _ = name_loop(segs, i)
@@ -382,27 +409,9 @@ def to_fhir_claim(
                 if loop.startswith("2420") and current_line is not None:
                     current_line.setdefault("careTeamSequence", []).append(member["sequence"])
             elif s.get(1) == "77" and loop.startswith("2310"):
-                rtype, _ = party_id(ctx, s, submitter)
-                fac = party(ctx, s, submitter, n3, n4, refs, "prov")
-                extra.append(fac)
-        elif sid == "LX" and loop == "2400":
-            current_line = {"sequence": decimal(s.get(1)) if s.get(1).isdigit() else len(items) + 1}
-            items.append(current_line)
-        elif loop == "2400" and current_line is not None:
-            if sid in ("SV1", "SV2", "SV3"):
-                _service(s, current_line, kind, facility, ctx)
-            elif sid == "DTP" and s.get(1) == "472":
-                p = period(s.get(2), s.get(3), ctx, "DTP03 (472 service date)")
-                if p:
-                    if p.get("start") == p.get("end"):
-                        current_line["servicedDate"] = p["start"]
-                    else:
-                        current_line["servicedPeriod"] = p
-            elif sid == "TOO":
-                _tooth(s, current_line, ctx)
+                extra.append(party(ctx, s, submitter, n3, n4, refs, "prov"))
         elif loop == "2410" and sid == "LIN" and current_line is not None and s.get(2) == "N4":
             current_line["detail"] = [{"sequence": 1, "productOrService": concept(codes.NDC, s.get(3))}]
-        i += 1
     for item in items:
         _oral_sites(item, info, ctx)
     if related:
@@ -430,6 +439,13 @@ def to_fhir_claim(
     return claim, extra
 
 
+def _line(lx: Seg, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """2400 LX: a new claim item, numbered by LX01 (or by position when LX01 is not a number)."""
+    line = {"sequence": decimal(lx.get(1)) if lx.get(1).isdigit() else len(items) + 1}
+    items.append(line)
+    return line
+
+
 _ITEM_ORDER = ("sequence", "careTeamSequence", "diagnosisSequence", "informationSequence", "revenue", "productOrService", "modifier",
                "servicedDate", "servicedPeriod", "locationCodeableConcept", "quantity", "unitPrice", "net",
                "bodySite", "subSite", "detail")
@@ -449,9 +465,10 @@ def _hi(s: Seg, kind: str, diagnoses: list[dict[str, Any]], procedures: list[dic
         ctx: MappingContext) -> None:
     """HI01…HI12 composites: qualifier-1, code-2, date-4 (procedures), POA-9 (837I)."""
     for k in range(1, min(len(s.e), 13)):
-        q, code = s.get(k, 1), s.get(k, 2)
-        if not q or not code:
+        parts = s.comps(k)  # parts[j - 1] == s.get(k, j)
+        if len(parts) < 2 or not parts[0] or not parts[1]:
             continue
+        q, code = parts[0], parts[1]
         if q in codes.HI_DIAGNOSIS:
             system, role = codes.HI_DIAGNOSIS[q]
             if kind != "837I":
@@ -460,7 +477,7 @@ def _hi(s: Seg, kind: str, diagnoses: list[dict[str, Any]], procedures: list[dic
             entry: dict[str, Any] = {"sequence": len(diagnoses) + 1,
                                      "diagnosisCodeableConcept": concept(system, _icd(system, code)),
                                      "type": [concept(type_system, type_code)]}
-            poa = s.get(k, 9)
+            poa = parts[8] if len(parts) > 8 else ""
             if kind == "837I" and poa:
                 entry["onAdmission"] = concept(codes.POA, poa)
             diagnoses.append(entry)
@@ -468,8 +485,8 @@ def _hi(s: Seg, kind: str, diagnoses: list[dict[str, Any]], procedures: list[dic
             system, ptype = codes.HI_PROCEDURE[q]
             proc: dict[str, Any] = {"sequence": len(procedures) + 1,
                                     "type": [concept(codes.C4BB_PROCEDURE_TYPE, ptype)]}
-            if s.get(k, 3) == "D8" and s.get(k, 4):
-                d = date(s.get(k, 4), ctx, f"HI{k:02d}-4")
+            if len(parts) > 3 and parts[2] == "D8" and parts[3]:
+                d = date(parts[3], ctx, f"HI{k:02d}-4")
                 if d:
                     proc["date"] = d
             proc["procedureCodeableConcept"] = concept(system, code)

@@ -117,6 +117,15 @@ class SegmentReader:
                 continue
             if pos >= n:
                 return
+            if not buf.startswith(b"ISA", pos):
+                # Fast path: every whole segment up to the read-ahead margin in one go.
+                limit = n if eof else n - 512
+                last = buf.rfind(term, pos, limit)
+                if last >= 0:
+                    segments, isa = _batch(buf, pos, last, term, base)
+                    yield from segments
+                    pos = last + 1 if isa < 0 else isa  # an ISA is read below, as one segment
+                    continue
             if buf.startswith(b"ISA", pos) and not buf[pos + 3:pos + 4].isalnum():
                 try:
                     self.delimiters, length, self.isa_problem = isa_delimiters(buf[pos:pos + 512])
@@ -145,3 +154,38 @@ class SegmentReader:
             if seg:
                 yield base + pos, decode(seg)
             pos = end + 1
+
+
+_WS_TEXT = _WS.decode("ascii")
+
+
+def _batch(buf: bytes, pos: int, last: int, term: bytes, base: int) -> tuple[list[tuple[int, str]], int]:
+    """The segments of ``buf[pos:last + 1]`` (which ends with a terminator) as ``SegmentReader``
+    yields them one by one, and the position of the first ISA there (-1 when none): the segments
+    stop before it, so that the reader takes its delimiters."""
+    out: list[tuple[int, str]] = []
+    region = buf[pos:last]
+    start = pos
+    if region.isascii() and term[0] < 0x80:  # the usual case: str pieces, byte offsets = str offsets
+        for piece in region.decode("ascii").split(term.decode("ascii")):
+            text = piece.lstrip(_WS_TEXT)
+            at = start + len(piece) - len(text)
+            start += len(piece) + 1
+            text = text.rstrip(_WS_TEXT)
+            if not text:
+                continue
+            if text.startswith("ISA") and not text[3:4].isalnum():
+                return out, at
+            out.append((base + at, text))
+        return out, -1
+    for raw in region.split(term):
+        left = raw.lstrip(_WS)
+        at = start + len(raw) - len(left)
+        start += len(raw) + 1
+        seg = left.rstrip(_WS)
+        if not seg:
+            continue
+        if seg.startswith(b"ISA") and not seg[3:4].isalnum():
+            return out, at
+        out.append((base + at, decode(seg)))
+    return out, -1
