@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -46,8 +46,10 @@ class Source(Protocol[R]):
         envelope is yielded as a ``Unit`` with ``error`` set, and reading goes on where it can."""
         ...
 
-    def to_fhir(self, record: R, ctx: MappingContext, config: JobConfig) -> list[Resource]:
-        """Map one unit to resources; raise :class:`InputError` to reject the unit."""
+    def to_fhir(self, record: R, ctx: MappingContext, config: JobConfig) -> Iterable[Resource]:
+        """Map one unit to resources; raise :class:`InputError` to reject the unit. May be a
+        generator: the pipeline serializes each resource as it comes (so it must be complete when
+        yielded) and writes none of them unless the whole unit maps."""
         ...
 
     def finish(self, config: JobConfig, out_dir: Path) -> None:

@@ -31,6 +31,9 @@ def table_schema(view: View | None) -> pa.Schema:
 # Rows are turned into Arrow arrays this many at a time, so that Python holds only a small slice of a
 # row group (the ``resource`` JSON of 10,000 claims alone is ~40 MB as Python strings).
 _CHUNK = 1000
+# A row group also ends at this much resource JSON: 10,000 claims would be ~40 MB, and the writer
+# holds a row group's data two or three times over while encoding and compressing it.
+_GROUP_BYTES = 16 * 1024 * 1024
 
 
 def ndjson_to_parquet(src: Path, dst: Path, view: View | None, row_group: int) -> int:
@@ -46,10 +49,14 @@ def ndjson_to_parquet(src: Path, dst: Path, view: View | None, row_group: int) -
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".tmp")
     n = 0
-    with open(src, "rb") as fh, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+    # No dictionary for the resource JSON: every value is distinct, so a dictionary only costs
+    # memory (and pages that fall back to plain anyway).
+    dictionary = [name for name in names if name != "resource"]
+    with open(src, "rb") as fh, pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=dictionary) as writer:
         cols: list[list[Any]] = [[] for _ in names]  # the rows of the current chunk, column-wise
         chunks: list[list[pa.Array]] = [[] for _ in names]  # Arrow chunks of the current row group
         pending = 0  # rows in the current row group (chunks + cols)
+        size = 0  # bytes of resource JSON in it
 
         def flush_chunk() -> None:
             for i, col in enumerate(cols):
@@ -58,10 +65,11 @@ def ndjson_to_parquet(src: Path, dst: Path, view: View | None, row_group: int) -
 
         def write_group() -> None:
             flush_chunk()
-            arrays = [pa.chunked_array(c, type=t).combine_chunks() for c, t in zip(chunks, types)]
+            # Chunked, not combined: one row group either way, without a second copy of its data.
+            arrays = [pa.chunked_array(c, type=t) for c, t in zip(chunks, types)]
             for c in chunks:
                 c.clear()
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=max(pending, 1))
 
         for line in fh:
             resource = orjson.loads(line)
@@ -74,10 +82,11 @@ def ndjson_to_parquet(src: Path, dst: Path, view: View | None, row_group: int) -
                 for i, name in view_cols:
                     cols[i].append(first.get(name))
             pending += 1
-            if pending >= row_group:
+            size += len(line)
+            if pending >= row_group or size >= _GROUP_BYTES:
                 write_group()
                 n += pending
-                pending = 0
+                pending = size = 0
             elif len(cols[id_col]) >= _CHUNK:
                 flush_chunk()
         if pending or n == 0:

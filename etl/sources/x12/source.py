@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from etl.sources.x12.to_fhir_835 import to_fhir_835
 from etl.sources.x12.to_fhir_837 import to_fhir_837
 
 
-def to_fhir(tx: Transaction, ctx: MappingContext) -> list[dict[str, Any]]:
+def to_fhir(tx: Transaction, ctx: MappingContext) -> Iterable[dict[str, Any]]:
     """Dispatch one transaction set to its mapper."""
     if tx.kind.startswith("837"):
         return to_fhir_837(tx, ctx)
@@ -109,9 +109,11 @@ class X12Source:
             elif warns:
                 yield Unit(location=Location(path.name, "whole file"), skip=True, note=warns[0])
 
-    def to_fhir(self, record: Transaction, ctx: MappingContext, config: JobConfig) -> list[dict[str, Any]]:
+    def to_fhir(self, record: Transaction, ctx: MappingContext, config: JobConfig) -> Iterator[dict[str, Any]]:
+        """The resources of one transaction set, as they are mapped (a generator: a rejection can
+        come after some were yielded, so the pipeline keeps them until the set is done)."""
         try:
-            return to_fhir(record, ctx)
+            yield from to_fhir(record, ctx)
         except InputError as exc:
             key = (record.env.sender, record.env.isa13)
             pend = self._pending.get(id(config), {})

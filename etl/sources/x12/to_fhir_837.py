@@ -8,7 +8,7 @@ billing provider, 2010AB pay-to, 2000B SBR + 2010BA subscriber + 2010BB payer, 2
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -62,9 +62,14 @@ class _Ctx:
         self.coverage: Resource | None = None
 
 
-def to_fhir_837(tx: Transaction, ctx: MappingContext) -> list[Resource]:
+def to_fhir_837(tx: Transaction, ctx: MappingContext) -> Iterator[Resource]:
     """Map one 837 transaction set (or part): every CLM gives a Claim; shared parties are emitted
-    once per unit (the NDJSON sink deduplicates them across units)."""
+    once per unit (the NDJSON sink deduplicates them across units).
+
+    Resources are yielded claim by claim, each complete when yielded (the billing provider's pay-to
+    address and the member ids are filled in before the first claim that uses them), so the
+    pipeline can serialize them as they come instead of holding 5,000 claims of dicts.
+    """
     segs = tx.segments
     out: list[Resource] = []
     emitted: set[str] = set()
@@ -139,10 +144,12 @@ def to_fhir_837(tx: Transaction, ctx: MappingContext) -> list[Resource]:
             for res in extra:
                 emit(res)
             out.append(claim)
+            yield from out
+            out.clear()
             i = end
             continue
         i += 1
-    return out
+    yield from out
 
 
 def _payer(ctx: MappingContext, nm1: Seg, n3: Seg | None, n4: Seg | None) -> Resource:

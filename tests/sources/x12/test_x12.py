@@ -158,7 +158,7 @@ def test_835_balance_mismatch_is_a_warning(tmp_path: Path) -> None:
     path.write_bytes(src.read_bytes().replace(b"BPR*I*1222.00*", b"BPR*I*1200.00*"))
     ctx = MappingContext("s", Strictness.WARN)
     unit = next(iter(SOURCE.read(path, JobConfig())))
-    SOURCE.to_fhir(unit.record, ctx, JobConfig())
+    list(SOURCE.to_fhir(unit.record, ctx, JobConfig()))
     assert any("BPR02" in w for w in ctx.warnings)
 
 
@@ -275,7 +275,7 @@ def test_fuzz_reader_only_yields_input_errors(tmp_path: Path, data: bytes, cut: 
         for unit in SOURCE.read(p, JobConfig()):
             if unit.record is not None:
                 try:
-                    SOURCE.to_fhir(unit.record, ctx, JobConfig())
+                    list(SOURCE.to_fhir(unit.record, ctx, JobConfig()))
                 except InputError:
                     pass
             elif not unit.skip:
