@@ -11,7 +11,7 @@ HAPI_PORT ?= 8080
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python -q -e ".[dev]"
+	$(BIN)/uv pip install --python $(BIN)/python -q --compile-bytecode -e ".[dev]"
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP) hapi-build

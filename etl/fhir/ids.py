@@ -12,7 +12,7 @@ import hashlib
 import hmac
 
 _SEP = "\x1f"  # unit separator: cannot occur in the source identifiers we key on
-_CACHE_SIZE = 1 << 16  # ids remembered per factory (providers, payers, patients recur across claims)
+_CACHE_SIZE = 1 << 14  # ids remembered per factory (providers, payers, patients recur across claims)
 
 
 class IdFactory:
@@ -38,17 +38,6 @@ class IdFactory:
                 cache.clear()
             cache[text] = rid
         return rid
-
-    def __getstate__(self) -> dict[str, object]:
-        # HMAC objects do not pickle (a factory may be sent to worker processes): rebuild them there.
-        state = dict(self.__dict__)
-        del state["_hmac"], state["_cache"]
-        return state
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        self._hmac = hmac.new(self._key, digestmod=hashlib.sha256)
-        self._cache = {}
 
     def ref(self, resource_type: str, *key: object) -> dict[str, str]:
         """A FHIR Reference to the resource ``make`` would name."""

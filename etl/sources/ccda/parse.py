@@ -164,7 +164,8 @@ def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Stri
             return  # the late report of an error a document was already rejected for
         # The documents before the error were yielded already; this one names where it stopped.
         at = Location(file, f"the document after document {last}") if last else loc
-        yield Unit(at, error=ParseError(f"not well-formed XML: {_syntax_message(exc)}", at))
+        rest = "; the rest of the file could not be read (fix it and send the file again)" if found else ""
+        yield Unit(at, error=ParseError(f"not well-formed XML: {_syntax_message(exc)}{rest}", at))
         return
     if not found:
         yield Unit(loc, error=UnsupportedError("not a C-CDA document: no ClinicalDocument element", loc))
