@@ -33,7 +33,7 @@ def table_schema(view: View | None) -> pa.Schema:
 _CHUNK = 1000
 # A row group also ends at this much resource JSON: 10,000 claims would be ~40 MB, and the writer
 # holds a row group's data two or three times over while encoding and compressing it.
-_GROUP_BYTES = 16 * 1024 * 1024
+_GROUP_BYTES = 8 * 1024 * 1024
 
 
 def ndjson_to_parquet(src: Path, dst: Path, view: View | None, row_group: int) -> int:
