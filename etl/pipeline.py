@@ -23,7 +23,7 @@ from etl.fhir.outcome import issue, to_fhir_operation_outcome
 from etl.sources.base import Unit
 from etl.sources.registry import detect, get_source
 from etl.stage.manifest import build_manifest
-from etl.stage.ndjson import NdjsonSink, dumps
+from etl.stage.ndjson import NdjsonSink, dumps_line
 from etl.stage.output import fresh_staging, publish
 from etl.stage.parquet import ndjson_to_parquet
 from etl.stage.views import load_views
@@ -170,7 +170,7 @@ def _convert_unit(
     try:
         # Serialized as they come: a unit's lines take a fraction of its dicts' memory, and they
         # reach the sink only once the whole unit mapped (a unit is all or nothing).
-        lines = [(r["resourceType"], r.get("id"), dumps(r) + b"\n") for r in source.to_fhir(unit.record, ctx, config)]
+        lines = [(r["resourceType"], r.get("id"), dumps_line(r)) for r in source.to_fhir(unit.record, ctx, config)]
     except InputError as exc:
         ctx.take_warnings()
         _reject(errors, fs, exc.at(unit.location), ctx)

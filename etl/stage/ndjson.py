@@ -24,9 +24,9 @@ import orjson
 from etl.errors import StageError
 
 
-def dumps(resource: dict[str, Any]) -> bytes:
-    """Canonical JSON for a resource: UTF-8, keys in mapper order, no whitespace."""
-    return orjson.dumps(resource)
+def dumps_line(resource: dict[str, Any]) -> bytes:
+    """One NDJSON line: canonical JSON (UTF-8, keys in mapper order, no whitespace) and a newline."""
+    return orjson.dumps(resource, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _key(resource_id: str) -> int:
@@ -56,10 +56,10 @@ class NdjsonSink:
 
     def write(self, resource: dict[str, Any]) -> bool:
         """Add one resource; False if an identical copy was already written."""
-        return self.write_line(resource["resourceType"], resource.get("id"), dumps(resource) + b"\n")
+        return self.write_line(resource["resourceType"], resource.get("id"), dumps_line(resource))
 
     def write_line(self, rtype: str, rid: str | None, line: bytes) -> bool:
-        """Add one resource already serialized by :func:`dumps` (``line`` ends in a newline)."""
+        """Add one resource already serialized by :func:`dumps_line`."""
         st = self._types[rtype]
         if rid:
             k, h = _key(rid), hash(line)
