@@ -230,19 +230,23 @@ class _Member:
         self.parent, self.name = parent, name
 
     def __call__(self, c: Coll, env: dict[str, Any]) -> Coll:
+        return _navigate(self.parent(c, env), self.name)
+
+
+def _navigate(items: Coll, name: str) -> Coll:
+    """``items.name``: every item's ``name`` element, lists flattened."""
+    out: Coll = []
+    for item in items:
         # ``_children`` inlined for the usual case (the element is present under its own name).
-        name = self.name
-        out: Coll = []
-        for item in self.parent(c, env):
-            if isinstance(item, dict) and name in item:
-                value = item[name]
-                if isinstance(value, list):
-                    out.extend(value)
-                else:
-                    out.append(value)
+        if isinstance(item, dict) and name in item:
+            value = item[name]
+            if isinstance(value, list):
+                out.extend(value)
             else:
-                out.extend(_children(item, name))
-        return out
+                out.append(value)
+        else:
+            out.extend(_children(item, name))
+    return out
 
 
 def _retarget_choice(base: Expr, type_name: str) -> Expr | None:
@@ -368,20 +372,7 @@ def _chain(steps: list[str | None]) -> Expr:
     def run(c: Coll, env: dict[str, Any]) -> Coll:
         cur = c
         for name in steps:
-            if name is None:
-                cur = cur[:1]
-                continue
-            nxt: Coll = []
-            for item in cur:
-                if isinstance(item, dict) and name in item:
-                    value = item[name]
-                    if isinstance(value, list):
-                        nxt.extend(value)
-                    else:
-                        nxt.append(value)
-                else:
-                    nxt.extend(_children(item, name))
-            cur = nxt
+            cur = cur[:1] if name is None else _navigate(cur, name)
         return cur
 
     return run
