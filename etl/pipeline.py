@@ -69,14 +69,11 @@ def convert(
     # A unit keeps ~600k objects alive (an X12 set of 5,000 claims) and mapping allocates millions
     # more that reference counting frees: with the default threshold (700) the collector walks the
     # live ones ~15 times per unit, a quarter of the run. Collect less often while converting.
-    # Objects alive before the run (imported modules) are frozen out of the collector's walks.
     gc_threshold = gc.get_threshold()
     gc.set_threshold(max(gc_threshold[0], 50_000), *gc_threshold[1:])
-    gc.freeze()
     try:
         _convert_files(files, format_name, config, summary, used, ctx, (fhir, errors, warnings), progress)
     finally:
-        gc.unfreeze()
         gc.set_threshold(*gc_threshold)
 
     written = fhir.close()

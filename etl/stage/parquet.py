@@ -44,7 +44,7 @@ def ndjson_to_parquet(src: Path, dst: Path, view: View | None, row_group: int) -
     schema = table_schema(view)
     names = [f.name for f in schema]
     types = [f.type for f in schema]
-    view_cols = [(i, name) for i, name in enumerate(names) if name not in ("id", "resource")]
+    view_cols = [(i, name) for i, name in enumerate(names) if name not in ("id", "resource")] if view else []
     id_col, res_col = names.index("id"), names.index("resource")
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".tmp")
@@ -76,8 +76,8 @@ def ndjson_to_parquet(src: Path, dst: Path, view: View | None, row_group: int) -
             rid = resource.get("id")
             cols[id_col].append(rid)
             cols[res_col].append(line.rstrip(b"\n"))  # valid UTF-8: orjson just parsed it
-            if view_cols:
-                rows = view.rows(resource) if view is not None else []
+            if view is not None and view_cols:
+                rows = view.rows(resource)
                 first = rows[0] if rows else {}
                 for i, name in view_cols:
                     cols[i].append(first.get(name))

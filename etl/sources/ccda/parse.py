@@ -185,6 +185,8 @@ def _own_errors(errors: list[Any], document: Any) -> list[Any]:
     met *after* the end tag, in a later document; a recoverable one (an undeclared prefix) belongs
     here when it is on or before this document's last element line.
     """
+    if not errors:
+        return []  # the usual case: no walk over the document's elements
     last_line = max((e.sourceline or 0 for e in document.iter()), default=0)
     own = []
     for error in errors:

@@ -3,8 +3,8 @@
 A re-sent interchange (same ISA06 and ISA13, and the same ISA09/ISA10 date and time) is skipped on
 later runs, so a payer re-running a landing folder never converts the same claims twice. A sender
 that reuses a control number for a *new* interchange (another ISA09/ISA10) is not skipped: its
-claims convert (with a warning that names both interchanges), because skipping it would lose them. The ledger is a small JSON file kept beside the
-output (``JobConfig.x12_ledger``, e.g. ``OUT/../.fhirflow-x12-ledger.json``); it is written
+claims convert (with a warning that names both interchanges), because skipping it would lose them.
+The ledger is a small JSON file kept beside the output (``JobConfig.x12_ledger``, e.g. ``OUT/../.fhirflow-x12-ledger.json``); it is written
 atomically after the run's output is published, and an interchange is recorded only if every
 transaction set of it converted and its envelope was complete (a partly rejected interchange is
 converted again when re-sent; its claims upsert onto the same ids).
@@ -64,10 +64,10 @@ class Ledger:
         os.replace(tmp, self.path)
 
 
-def is_resend(entry: dict[str, Any], stamp: str) -> bool:
-    """True when an interchange with a known ISA06/ISA13 is the same one again (same ISA09/ISA10);
-    entries written before stamps were kept count as the same."""
-    return not entry.get("stamp") or not stamp or entry["stamp"] == stamp
+def is_resend(known: str | None, stamp: str) -> bool:
+    """True when an interchange with a known ISA06/ISA13 is the same one again: same ISA09/ISA10
+    ``stamp`` as the ``known`` one (ledger entries written before stamps were kept count as the same)."""
+    return not known or not stamp or known == stamp
 
 
 @contextlib.contextmanager

@@ -67,7 +67,7 @@ class X12Source:
                 return None
             if (sender, control) in pending:
                 first_file, _, first_stamp = pending[(sender, control)]
-                if is_resend({"stamp": first_stamp}, stamp):
+                if is_resend(first_stamp, stamp):
                     return f"interchange ISA06={sender} ISA13={control} was already read in this run; skipped"
                 reused[(sender, control)] = (
                     f"ISA13={control} of sender ISA06={sender} was already used in this run by another interchange "
@@ -76,7 +76,7 @@ class X12Source:
             entry = ledger.seen(sender, control) if ledger is not None else None
             if entry is None or (config.run_id is not None and entry.get("run") == config.run_id):
                 return None  # new, or a re-run of the run that loaded it (same output): convert again
-            if not is_resend(entry, stamp):
+            if not is_resend(entry.get("stamp"), stamp):
                 reused[(sender, control)] = (
                     f"ISA13={control} of sender ISA06={sender} was already loaded from another interchange "
                     f"(ISA09/ISA10 {entry.get('stamp')}, file {entry.get('file')}, on {entry.get('loaded')}); "
@@ -88,11 +88,9 @@ class X12Source:
         def done(sender: str, control: str, stamp: str, clean: bool) -> None:
             pending[(sender, control)] = (path.name, clean, stamp)
 
-        versions: set[str] = set()
         read_any = False  # a unit converted or rejected (not only skipped as already loaded)
         for unit in read_transactions(path, seen, done):
             if unit.record is not None:
-                versions.add(unit.record.env.version)
                 warning = reused.pop((unit.record.env.sender, unit.record.env.isa13), None)
                 if warning:  # said once, on the interchange's first transaction set
                     unit.warnings.append(warning)
@@ -102,8 +100,8 @@ class X12Source:
         if config.x12_validate and read_any:
             from etl.sources.x12.validate import file_versions, validate_file
 
-            # rejected sets carry no record: take their GS08/ST03 from the file itself
-            err, warns = validate_file(path, versions | file_versions(path))
+            # from the file itself: rejected sets carry no record, and their versions count too
+            err, warns = validate_file(path, file_versions(path))
             if err is not None:
                 yield Unit(location=err.location or Location(path.name), error=err)
             elif warns:
