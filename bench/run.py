@@ -10,7 +10,10 @@ What is measured (all in this one run, so ratios compare like with like on a bus
   peak RSS (``wait4`` ru_maxrss). The peer, pyx12's ``X12ContextReader`` merely iterating the 2300
   loops, takes minutes per 100k claims, so it walks a *prefix* of the same file (its first
   ``--pyx12-sets`` transaction sets, byte for byte, with GE/IEA trailers) and the rates (claims/s)
-  are compared. fhirflow also converts that prefix, for a same-bytes ratio.
+  are compared. fhirflow also converts that prefix, for a same-bytes ratio. When the hot modules are
+  compiled (``make native``, mypyc), the whole file is converted once more as pure Python
+  (``FHIRFLOW_NO_EXTENSIONS=1``), an information row showing what compiling gains (``--no-pure``
+  skips it).
 - **ccda**: C-CDA documents per second on one core (bench/ccda/bench.py: read → to_fhir → JSON in
   one process, warm), and ``fhirflow convert`` end to end over the same folder. Peer: none on this
   machine (Microsoft FHIR-Converter is a .NET service); said so in the table.
@@ -45,6 +48,10 @@ for sub in ("x12", "hl7v2"):  # gen_837p, pyx12_walk; gen_batch
     sys.path.insert(0, str(HERE / sub))
 
 FORMATS = ("x12", "ccda", "hl7v2")
+# Whether `fhirflow convert` runs the mypyc-compiled modules (`make native`) or their .py sources.
+BUILD = "compiled" if subprocess.run(
+    [sys.executable, "-c", "import etl; print(etl.compiled())"], cwd=ROOT, capture_output=True, text=True,
+).stdout.strip() == "True" else "pure Python"
 HEADINGS = ("format", "metric", "value", "peer", "peer value", "ratio", "goal", "met")
 
 X12_RATIO_GOAL = 20.0
@@ -83,24 +90,26 @@ def yes_no(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
-def child(cmd: Sequence[str], logfile: Path) -> tuple[float, float, int]:
+def child(cmd: Sequence[str], logfile: Path, env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """Run ``cmd`` from the repo root; wall seconds, the child's own peak RSS (MB) and exit status."""
     logfile.parent.mkdir(parents=True, exist_ok=True)
     with open(logfile, "wb") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(list(cmd), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     return seconds, usage.ru_maxrss / 1024, proc.returncode  # ru_maxrss is KiB on Linux
 
 
-def convert(inputs: Sequence[Path], out: Path, *extra: str) -> Run:
-    """``fhirflow convert`` (``python -m etl.cli``: the console script's entry point) in a child."""
+def convert(inputs: Sequence[Path], out: Path, *extra: str, pure: bool = False) -> Run:
+    """``fhirflow convert`` (``python -m etl.cli``: the console script's entry point) in a child;
+    ``pure``: with ``FHIRFLOW_NO_EXTENSIONS=1``, the ``.py`` modules instead of the compiled ones."""
     if out.exists():
         shutil.rmtree(out)
     cmd = [sys.executable, "-m", "etl.cli", "convert", *map(str, inputs), "-o", str(out), *extra]
-    seconds, rss, code = child(cmd, out.with_name(out.name + ".log"))
+    seconds, rss, code = child(cmd, out.with_name(out.name + ".log"), {"FHIRFLOW_NO_EXTENSIONS": "1"} if pure else None)
     if code != 0:
         text = out.with_name(out.name + ".log").read_text(errors="replace")[-3000:]
         raise SystemExit(f"fhirflow convert exited {code} ({' '.join(cmd)}):\n{text}")
@@ -171,11 +180,21 @@ def bench_x12(args: argparse.Namespace, data: Path) -> list[Row]:
         if s["rejected"] != 0 or res.get("Claim") != n:
             raise SystemExit(f"x12: expected {n} Claims and nothing rejected, got {json.dumps(s)[:500]}")
 
+    rows = []
+    if args.pure and BUILD == "compiled":
+        log("x12: fhirflow convert on the whole file again, pure Python (FHIRFLOW_NO_EXTENSIONS=1)")
+        py = convert([big], folder / "out-pure", "--no-ledger", pure=True)
+        if (folder / "out-pure" / "fhir").exists():
+            shutil.rmtree(folder / "out-pure")  # ~1 GB of NDJSON, the same as out-full's
+        rows.append(Row("x12", f"fhirflow convert, pure Python, claims/s (same file, {py.seconds:.1f} s, "
+                        f"peak RSS {py.rss_mb:,.0f} MB)", f"{claims / py.seconds:,.0f}", peer, f"{peer_rate:,.0f}",
+                        f"{claims / py.seconds / peer_rate:.1f}x", "(info)", "-"))
+
     rate, same_rate = claims / full.seconds, pre_claims / same.seconds
     ratio = rate / peer_rate
     rss_goal_applies = size_mb >= X12_RSS_MIN_INPUT_MB
     return [
-        Row("x12", f"fhirflow convert, claims/s ({claims:,} claims, {size_mb:.0f} MB, {full.seconds:.1f} s)",
+        Row("x12", f"fhirflow convert ({BUILD}), claims/s ({claims:,} claims, {size_mb:.0f} MB, {full.seconds:.1f} s)",
             f"{rate:,.0f}", peer, f"{peer_rate:,.0f}", f"{ratio:.1f}x", f">= {X12_RATIO_GOAL:g}x",
             yes_no(ratio >= X12_RATIO_GOAL)),
         Row("x12", f"fhirflow convert, claims/s (the same {pre_claims:,}-claim prefix, {same.seconds:.1f} s)",
@@ -183,6 +202,7 @@ def bench_x12(args: argparse.Namespace, data: Path) -> list[Row]:
         Row("x12", f"peak RSS of fhirflow convert, {size_mb:.0f} MB input", f"{full.rss_mb:,.0f} MB",
             goal=f"< {X12_RSS_GOAL_MB:g} MB at >= {X12_RSS_MIN_INPUT_MB:g} MB",
             met=yes_no(full.rss_mb < X12_RSS_GOAL_MB) if rss_goal_applies else "n/a (input too small)"),
+        *rows,
     ]
 
 
@@ -279,6 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--min-mb", type=float, help="X12: and at least this many MB (default 200; quick 0)")
     ap.add_argument("--pyx12-sets", type=int, help="X12: transaction sets (5,000 claims each) pyx12 walks (default 2)")
     ap.add_argument("--ccda-copies", type=int, help="C-CDA: copies of each sample document (default 40; quick 1)")
+    ap.add_argument("--no-pure", dest="pure", action="store_false",
+                    help="X12: skip the extra pure-Python run of the whole file (FHIRFLOW_NO_EXTENSIONS=1)")
     ap.add_argument("--hl7-messages", type=int, help="HL7 v2: messages in the batch (default 20000; quick 300)")
     args = ap.parse_args(argv)
     quick = args.quick
@@ -304,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"{fmt}: done in {time.perf_counter() - t:.0f} s")
     print()
     print(f"fhirflow benchmarks{' (--quick: tiny sizes, numbers mean little)' if quick else ''} — "
-          f"{time.strftime('%Y-%m-%d')}, {machine()}; {time.perf_counter() - started:.0f} s in all")
+          f"{time.strftime('%Y-%m-%d')}, {machine()}; fhirflow {BUILD}; {time.perf_counter() - started:.0f} s in all")
     print()
     print(table(rows))
     print()

@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +29,36 @@ os.environ["AIRFLOW__CORE__PARALLELISM"] = "4"
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 HAPI_PORT = int(os.environ.get("HAPI_PORT", "8080"))
+
+# The modules setup.py compiles with mypyc (pyproject [tool.fhirflow] native), as (source, extension).
+NATIVE = [(ROOT / m, (ROOT / m).with_suffix(sysconfig.get_config_var("EXT_SUFFIX")))
+          for m in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["fhirflow"]["native"]]
+
+
+def native_state() -> str:
+    """``compiled``, ``pure``, or why neither: a compiled module older than its source shadows the
+    edit (the tests would run yesterday's code), and a partial build mixes two copies of a class."""
+    built = [(src, ext) for src, ext in NATIVE if ext.exists()]
+    if not built:
+        return "pure"
+    if len(built) < len(NATIVE):
+        missing = ", ".join(str(src.relative_to(ROOT)) for src, ext in NATIVE if not ext.exists())
+        return f"partly compiled (not: {missing})"
+    stale = [str(src.relative_to(ROOT)) for src, ext in built if src.stat().st_mtime > ext.stat().st_mtime]
+    if stale:
+        return f"compiled, but older than {', '.join(stale)}"
+    return "compiled"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    state = native_state()
+    if state not in ("compiled", "pure"):
+        pytest.exit(f"fhirflow's mypyc-compiled modules are {state}: run `make native` "
+                    "(or `make native COMPILE=0` for pure Python) before the tests", returncode=4)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"fhirflow native modules: {native_state()} ({len(NATIVE)} listed in pyproject [tool.fhirflow] native)"
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,12 @@ from typing import Any
 
 import pyarrow as pa
 
+import etl
 from etl.errors import ConfigError
 from etl.fhir.fhirpath import Expr, compile_path
 
-VIEWS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "views"
+# From the (never compiled) package's path: a mypyc-compiled module has no reliable __file__ of its own.
+VIEWS_DIR = Path(etl.__file__).resolve().parents[1] / "schemas" / "views"
 
 # FHIR primitive -> Arrow type. Dates stay strings: FHIR dates carry their precision ("2024",
 # "2024-05") and a timestamp column would invent days and months.
