@@ -21,12 +21,12 @@ $(STAMP): pyproject.toml
 
 # Compiled in place, next to the sources, whenever one of them (or the build hook) changed: a
 # compiled module left older than its .py would shadow the edit (tests/conftest.py refuses to run then).
+# The touch: build_ext skips the C compiler when mypyc wrote the same C again, and copies the old file.
 $(NATIVE): $(STAMP) $(NATIVE_SRC) setup.py
 ifeq ($(COMPILE),0)
 	find etl -name '*.so' -delete
 else
 	$(BIN)/python setup.py -q build_ext --inplace
-	# build_ext skips the C compiler when mypyc wrote the same C again, and copies with the old time
 	find etl -name '*.so' -exec touch {} +
 endif
 	mkdir -p build && rm -f build/.native-* && touch $@

@@ -17,6 +17,7 @@ from pathlib import Path
 from etl import __version__
 from etl.config import DEFAULT_ID_SALT, ImportConfig, JobConfig, Strictness
 from etl.errors import ConfigError, LoadError
+from etl.sources.registry import FORMATS
 from etl.summary import RunSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
@@ -33,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     conv = argparse.ArgumentParser(add_help=False)
     conv.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="input files or folders")
     conv.add_argument("-o", "--out", type=Path, required=True, help="output folder")
-    conv.add_argument("--format", choices=["x12", "hl7v2", "ccda", "dicom"], help="skip detection: all inputs are this format")
+    conv.add_argument("--format", choices=list(FORMATS), help="skip detection: all inputs are this format")
     conv.add_argument("--id-salt", default=os.environ.get("FHIRFLOW_ID_SALT", DEFAULT_ID_SALT),
                       help="key for resource ids (env FHIRFLOW_ID_SALT); keep it the same across runs")
     conv.add_argument("--strictness", choices=[s.value for s in Strictness], default="warn",

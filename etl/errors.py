@@ -8,20 +8,26 @@ Every exception fhirflow raises on purpose derives from :class:`FhirflowError`::
     │   ├── ParseError              the bytes are not the format they claim (bad segment, bad XML)
     │   ├── EnvelopeError           a batch/interchange envelope is broken (BHS without BTS, SE01 wrong)
     │   ├── UnsupportedError        a version or message/transaction type we do not map (4010, 270)
-    │   └── MappingError            parsed, but required content is missing or invalid
+    │   ├── MappingError            parsed, but required content is missing or invalid
+    │   └── InternalError           fhirflow itself failed on the unit (a bug): made from the exception
     ├── StageError                  writing NDJSON/Parquet/manifest failed
     └── LoadError                   talking to the FHIR server failed
         ├── TransientLoadError      worth retrying: HTTP 408/429/5xx, timeouts, connection resets
         └── PermanentLoadError      retrying will not help: 4xx, a failed import job, bad counts
 
 Per-record problems (``InputError``) never stop a run: the pipeline turns them into FHIR
-OperationOutcome records in ``OUT/errors/`` and carries on. ``TransientLoadError`` is what Airflow
+OperationOutcome records in ``OUT/errors/`` and carries on. So does any other exception raised while
+one unit is mapped (or a file is read): it becomes an :class:`InternalError` record that names the
+exception type and fhirflow's code location, never the exception's text (it may quote the data).
+``OSError`` and ``MemoryError`` are not per-record: they stop the run, and a re-run starts clean. ``TransientLoadError`` is what Airflow
 retries; ``PermanentLoadError`` maps to ``AirflowFailException`` (fail without retrying).
 """
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class FhirflowError(Exception):
@@ -115,6 +121,29 @@ class MappingError(InputError):
     """The unit parsed, but content FHIR requires is missing or invalid."""
 
     code = "required"
+
+
+class InternalError(InputError):
+    """fhirflow failed on a unit through a fault of its own (an unexpected exception while mapping
+    or reading): the unit is rejected like bad data, so the other units still convert, and the
+    record says it is a fhirflow bug to report."""
+
+    code = "exception"
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, doing: str) -> InternalError:
+        """The error for ``exc`` raised while ``doing`` (``"mapping this unit"``): its type and the
+        innermost fhirflow frame, without ``str(exc)``, which may quote patient data."""
+        where = ""
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            parts = Path(frame.filename).parts
+            if "etl" in parts:
+                rel = "/".join(parts[len(parts) - parts[::-1].index("etl") - 1:])
+                where = f" in {rel} line {frame.lineno} ({frame.name})"
+                break
+        return cls(f"fhirflow failed while {doing}: internal error {type(exc).__name__}{where}. This is a "
+                   "fhirflow bug, not a verdict on the data: the unit was not converted; report this record "
+                   "(it holds no patient data) and convert the file again once fixed")
 
 
 class StageError(FhirflowError):

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from etl.config import JobConfig
-from etl.errors import InputError, Location, ParseError
+from etl.errors import FhirflowError, InputError, InternalError, Location, ParseError
 from etl.fhir.context import MappingContext
 from etl.fhir.outcome import issue, to_fhir_operation_outcome
 from etl.sources.base import Unit
-from etl.sources.registry import detect, get_source
+from etl.sources.registry import detect, new_source
 from etl.stage.manifest import build_manifest
 from etl.stage.ndjson import NdjsonSink, dumps_line
 from etl.stage.output import fresh_staging, publish
@@ -32,6 +32,9 @@ from etl.summary import FileSummary, RunSummary
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (file name, file index, units so far)
+# Faults of the machine, not of one unit: they stop the run (Airflow retries the task; the output
+# folder is untouched until publish). Everything else raised inside one unit rejects that unit.
+_NOT_PER_UNIT = (OSError, MemoryError, FhirflowError)
 
 
 def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
@@ -126,15 +129,28 @@ def _convert_files(
         except OSError as exc:
             _reject(errors, fs, ParseError(f"cannot read the file: {exc.strerror}", Location(path.name)), ctx)
             continue
-        source = used.setdefault(fs.format, get_source(fs.format))
-        for unit in source.read(path, config):
-            units += 1
-            if progress and units % 200 == 0:
-                progress(path.name, index, units)
-            _convert_unit(unit, source, fs, ctx, config, fhir, errors, warnings)
-            # Let the unit's record (an X12 transaction set holds up to 5,000 claims of segments)
-            # go before the source reads the next one, or two of them are alive at once.
-            del unit
+        source = used.get(fs.format)
+        if source is None:  # one per format and run: it may remember what the run read
+            source = used[fs.format] = new_source(fs.format)
+        read = 0
+        try:
+            for unit in source.read(path, config):
+                units += 1
+                read += 1
+                if progress and units % 200 == 0:
+                    progress(path.name, index, units)
+                _convert_unit(unit, source, fs, ctx, config, fhir, errors, warnings)
+                # Let the unit's record (an X12 transaction set holds up to 5,000 claims of segments)
+                # go before the source reads the next one, or two of them are alive at once.
+                del unit
+        except InputError as exc:  # a reader must yield these as units; one that raised lost the rest
+            _reject(errors, fs, exc.at(Location(path.name, f"after unit {read}")), ctx)
+        except _NOT_PER_UNIT:
+            raise
+        except Exception as exc:  # a reader bug: the rest of this file cannot be read, the next files can
+            err = InternalError.from_exception(exc, f"reading the file after its first {read} unit(s)")
+            log.error("internal error reading %s after %d unit(s): %s", path.name, read, err.message)
+            _reject(errors, fs, err.at(Location(path.name, f"after unit {read}")), ctx)
         if progress:
             progress(path.name, index + 1, units)
         log.info("converted %s: %d/%d units, %d rejected", path.name, fs.succeeded, fs.attempted, fs.rejected)
@@ -169,8 +185,14 @@ def _convert_unit(
         # reach the sink only once the whole unit mapped (a unit is all or nothing).
         lines = [(r["resourceType"], r.get("id"), dumps_line(r)) for r in source.to_fhir(unit.record, ctx, config)]
     except InputError as exc:
-        ctx.take_warnings()
-        _reject(errors, fs, exc.at(unit.location), ctx)
+        _reject_mapped(unit, source, fs, exc, ctx, errors)
+        return
+    except _NOT_PER_UNIT:
+        raise
+    except Exception as exc:  # a mapper bug on this unit: reject it, map the others
+        err = InternalError.from_exception(exc, "mapping this unit")
+        log.error("internal error mapping a unit of %s: %s", fs.name, err.message)
+        _reject_mapped(unit, source, fs, err, ctx, errors)
         return
     fs.attempted += 1
     fs.succeeded += 1
@@ -180,6 +202,16 @@ def _convert_unit(
     if found:
         fs.warnings += len(found)
         warnings.write(_warning_record(unit.location, found, ctx))
+
+
+def _reject_mapped(unit: Unit[Any], source: Any, fs: FileSummary, exc: InputError, ctx: MappingContext,
+                   errors: NdjsonSink) -> None:
+    """A unit that was read but failed to map: its error record, and the source is told."""
+    ctx.take_warnings()
+    rejected = getattr(source, "rejected", None)
+    if rejected is not None:
+        rejected(unit.record)
+    _reject(errors, fs, exc.at(unit.location), ctx)
 
 
 def _reject(sink: NdjsonSink, fs: FileSummary, exc: InputError, ctx: MappingContext) -> None:

@@ -52,6 +52,10 @@ class Source(Protocol[R]):
         yielded) and writes none of them unless the whole unit maps."""
         ...
 
+    def rejected(self, record: R) -> None:
+        """Called when a unit this source read was rejected while mapping (optional)."""
+        ...
+
     def finish(self, config: JobConfig, out_dir: Path) -> None:
         """Called once after every file was read and all output is published (e.g. a ledger)."""
         ...

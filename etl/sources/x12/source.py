@@ -33,25 +33,26 @@ def to_fhir(tx: Transaction, ctx: MappingContext) -> Iterable[dict[str, Any]]:
 class X12Source:
     """ASC X12 5010 files: any number of interchanges, groups and transaction sets per file.
 
-    Ledger (re-sent interchanges): ``getattr(config, "x12_ledger", None)`` names the ledger file;
-    ``getattr(config, "x12_reprocess", False)`` converts already-loaded interchanges again. The
-    interchanges read in a run are recorded by :meth:`finish`, after the output is published.
+    Ledger (re-sent interchanges): ``config.x12_ledger`` names the ledger file; ``config.x12_reprocess``
+    converts already-loaded interchanges again. The interchanges read in a run are recorded by
+    :meth:`finish`, after the output is published. One object serves one run (the pipeline makes it
+    with :func:`etl.sources.registry.new_source`): it remembers what the run read.
     """
 
     name = "x12"
 
     def __init__(self) -> None:
-        # per run (keyed by the JobConfig object): interchange key -> (file, clean)
-        self._pending: dict[int, dict[tuple[str, str], tuple[str, bool, str]]] = {}  # -> (file, clean, stamp)
+        # interchanges read in this run: (ISA06, ISA13) -> (file, clean, ISA09/ISA10 stamp)
+        self._pending: dict[tuple[str, str], tuple[str, bool, str]] = {}
+        # interchanges with a transaction set that failed to map (read to IEA before it mapped)
+        self._dirty: set[tuple[str, str]] = set()
 
     def sniff(self, head: bytes) -> bool:
         body = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
         return body[:3] == b"ISA" and len(body) > 3 and not body[3:4].isalnum()
 
     def read(self, path: Path, config: JobConfig) -> Iterator[Unit[Transaction]]:
-        ledger_path = getattr(config, "x12_ledger", None)
-        reprocess = bool(getattr(config, "x12_reprocess", False))
-        pending = self._pending.setdefault(id(config), {})
+        ledger_path, reprocess, pending = config.x12_ledger, config.x12_reprocess, self._pending
         ledger = None
         if ledger_path is not None:
             try:
@@ -113,21 +114,19 @@ class X12Source:
         try:
             yield from to_fhir(record, ctx)
         except InputError as exc:
-            key = (record.env.sender, record.env.isa13)
-            pend = self._pending.get(id(config), {})
-            # the interchange is read to its IEA before its last set maps: mark it not clean
-            self._dirty.setdefault(id(config), set()).add(key)
-            if key in pend:
-                pend[key] = (pend[key][0], False, pend[key][2])
             exc.at(record.env.location())
             raise
 
-    _dirty: dict[int, set[tuple[str, str]]] = {}  # noqa: RUF012
+    def rejected(self, record: Transaction) -> None:
+        """A transaction set failed to map (bad data or a fhirflow bug): its interchange is not
+        recorded as loaded, so sending it again converts it. (The interchange was read to its IEA
+        before its last set mapped: the envelope alone cannot tell.)"""
+        self._dirty.add((record.env.sender, record.env.isa13))
 
     def finish(self, config: JobConfig, out_dir: Path) -> None:
-        pending = self._pending.pop(id(config), {})
-        dirty = self._dirty.pop(id(config), set())
-        ledger_path = getattr(config, "x12_ledger", None)
+        pending, dirty = self._pending, self._dirty
+        self._pending, self._dirty = {}, set()
+        ledger_path = config.x12_ledger
         if ledger_path is None or not pending:
             return
         when = config.transaction_time or datetime.now(UTC).isoformat(timespec="seconds")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -201,6 +202,21 @@ def test_replacement_and_void_keep_the_claim_id(tmp_path: Path) -> None:
     assert claim["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0]["code"] == "E11.9"
 
 
+def test_replacement_in_the_same_run_supersedes_the_original_everywhere(tmp_path: Path) -> None:
+    # CLM05-3 = 7 in a later interchange of the same run: one Claim (the replacement's content) in
+    # the NDJSON and in the Parquet table, never both versions.
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "1-original.x12").write_bytes(_837("11:B:1", amount="100"))
+    (src / "2-replacement.x12").write_bytes(_837("11:B:7", control="000000002", amount="120"))
+    summary = convert([src], tmp_path / "out", JobConfig(x12_ledger=tmp_path / "ledger.json"))
+    assert (summary.succeeded, summary.rejected, summary.resources["Claim"]) == (2, 0, 1)
+    claims = [orjson.loads(x) for p in (tmp_path / "out" / "fhir").glob("Claim.*.ndjson") for x in p.read_bytes().splitlines()]
+    assert [c["total"]["value"] for c in claims] == [120]
+    table = pq.read_table(tmp_path / "out" / "parquet" / "Claim" / "part-000.parquet")
+    assert table.num_rows == 1 and orjson.loads(table["resource"][0].as_py())["total"]["value"] == 120
+
+
 def test_ledger_skips_a_resent_interchange(tmp_path: Path) -> None:
     ledger = tmp_path / "x12-ledger.json"
     src = tmp_path / "in"
@@ -217,6 +233,30 @@ def test_ledger_skips_a_resent_interchange(tmp_path: Path) -> None:
     assert "already loaded" in second.files[0].notes[0]
     assert convert([src], tmp_path / "again", replace(config, x12_reprocess=True)).succeeded == 2
     assert Ledger(ledger).forget("SENDER", "000000001")
+
+
+def test_a_killed_run_leaves_nothing_behind_for_the_next_run_in_the_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A caller that retries a failed conversion with the same JobConfig in the same process (a
+    # library user's retry loop, a long-lived worker) must get the claims converted: what the killed
+    # run read is not "already read in this run".
+    import etl.pipeline as pipeline
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.x12").write_bytes(_837("11:B:1"))
+    config = JobConfig(parquet=False, x12_ledger=tmp_path / "x12-ledger.json", run_id="nightly-2026-01-01")
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")  # the run dies while publishing, before the ledger is written
+
+    monkeypatch.setattr(pipeline, "publish", killed)
+    with pytest.raises(OSError):
+        convert([src], tmp_path / "out", config)
+    monkeypatch.undo()
+    again = convert([src], tmp_path / "out", config)
+    assert (again.succeeded, again.skipped, again.resources["Claim"]) == (1, 0, 1)
+    assert Ledger(tmp_path / "x12-ledger.json").seen("SENDER", "000000001")
 
 
 def test_reused_control_number_of_a_new_interchange_is_converted_not_lost(tmp_path: Path) -> None:
