@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from etl import __version__
+from etl import __version__, compiled
 from etl.config import DEFAULT_ID_SALT, ImportConfig, JobConfig, Strictness
 from etl.errors import ConfigError, LoadError
 from etl.sources.registry import FORMATS
@@ -27,7 +27,8 @@ log = logging.getLogger("fhirflow")
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fhirflow", description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("--version", action="version", version=f"fhirflow {__version__}")
+    build = "compiled" if compiled() else "pure Python"
+    p.add_argument("--version", action="version", version=f"fhirflow {__version__} ({build})")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = p.add_subparsers(dest="command", required=True)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from conftest import native_state
 
 from etl.cli import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, main
 
@@ -55,6 +56,7 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_console_script_is_installed(tmp_path: Path) -> None:
     proc = subprocess.run([str(Path(sys.executable).parent / "fhirflow"), "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("fhirflow ")
+    assert proc.stdout.rstrip().endswith("(compiled)" if native_state() == "compiled" else "(pure Python)")
 
 
 @pytest.mark.hapi

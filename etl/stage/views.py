@@ -180,6 +180,10 @@ def _nulls(sel: _Select) -> Iterator[dict[str, Any]]:
 
 def load_views(folder: Path = VIEWS_DIR) -> dict[str, View]:
     """The staging view of each resource type, keyed by resource type."""
+    if not folder.is_dir():
+        # Without them every Parquet table would silently lose its flat columns.
+        raise ConfigError(f"the SQL-on-FHIR views are not at {folder}: fhirflow runs from its source tree "
+                          "(schemas/ beside etl/); or convert with --no-parquet")
     views: dict[str, View] = {}
     for path in sorted(folder.glob("*.json")):
         view = View(json.loads(path.read_text()))

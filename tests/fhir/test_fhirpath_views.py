@@ -57,3 +57,8 @@ def test_project_views_compile_and_have_one_row_per_resource() -> None:
         rows = view.rows({"resourceType": rtype, "id": "x"})
         assert len(rows) == 1 and rows[0]["id"] == "x"
         assert [f.name for f in view.arrow_schema()] == list(rows[0])
+
+
+def test_missing_views_folder_is_a_config_error_not_tables_without_columns(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="views are not at"):
+        load_views(tmp_path / "nowhere")

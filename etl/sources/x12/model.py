@@ -7,7 +7,7 @@ set larger than :data:`etl.sources.x12.envelope.MAX_BODIES` claims, one part of 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from etl.errors import Location
@@ -126,8 +126,9 @@ class Transaction:
     def last_part(self) -> bool:
         return self.part == self.parts
 
-    def loop(self, loop_id: str) -> Iterator[Seg]:
-        return (s for s in self.segments if s.loop == loop_id)
+    def loop(self, loop_id: str) -> list[Seg]:
+        """The segments tagged ``loop_id``, in order."""
+        return [s for s in self.segments if s.loop == loop_id]
 
     def first(self, seg_id: str, loop_id: str | None = None, q: str | None = None) -> Seg | None:
         """The first segment ``seg_id`` (in ``loop_id``; with element 1 == ``q``)."""
