@@ -1,9 +1,10 @@
 """`make demo`: the main job end to end on the embedded default.
 
 Starts HAPI FHIR (docker/hapi/hapi.sh) and `airflow standalone` (docker/airflow/airflow.sh, SQLite,
-127.0.0.1), drops bundled HL7 v2 samples into the landing folder, unpauses and triggers the
-`hl7v2_batches` DAG through Airflow's REST API, waits for it, and prints what the FHIR server holds.
-`--stop` stops both services.
+127.0.0.1), drops bundled samples into the landing folders — HL7 v2 messages and batches, and a
+payer's X12 day: an 837P claim file, an 835 remittance and an 834 enrollment — unpauses and triggers
+the `hl7v2_batches` and `x12_claims` DAGs through Airflow's REST API, waits for them, and prints what
+the FHIR server holds. `--stop` stops both services.
 """
 
 from __future__ import annotations
@@ -26,15 +27,21 @@ HAPI_PORT = int(os.environ.get("HAPI_PORT", "8080"))
 AIRFLOW_PORT = int(os.environ.get("AIRFLOW_PORT", "8088"))
 FHIR = f"http://127.0.0.1:{HAPI_PORT}/fhir"
 AIRFLOW = f"http://127.0.0.1:{AIRFLOW_PORT}"
-DAG_ID = "hl7v2_batches"
-SAMPLES = ROOT / "tests" / "data" / "hl7v2"
-DEMO_FILES = [
-    "fhir-converter/ADT-A01-01.hl7", "fhir-converter/ADT-A03-01.hl7", "fhir-converter/ADT-A04-01.hl7",
-    "fhir-converter/ADT-A08-01.hl7", "fhir-converter/ORU-R01-01.hl7", "fhir-converter/LAB-ORU-1.hl7",
-    "fhir-converter/LRI_2.0-NG_CBC_Typ_Message.hl7", "python-hl7/sample_batch1.hl7",
-    "python-hl7/sample_file1.hl7", "cdc-data-exchange-hl7/phlip-flu-batch.hl7",
+SAMPLES = ROOT / "tests" / "data"
+# (DAG, landing format, sample files under tests/data/<format>/)
+JOBS = [
+    ("hl7v2_batches", "hl7v2", [
+        "fhir-converter/ADT-A01-01.hl7", "fhir-converter/ADT-A03-01.hl7", "fhir-converter/ADT-A04-01.hl7",
+        "fhir-converter/ADT-A08-01.hl7", "fhir-converter/ORU-R01-01.hl7", "fhir-converter/LAB-ORU-1.hl7",
+        "fhir-converter/LRI_2.0-NG_CBC_Typ_Message.hl7", "python-hl7/sample_batch1.hl7",
+        "python-hl7/sample_file1.hl7", "cdc-data-exchange-hl7/phlip-flu-batch.hl7"]),
+    # three distinct interchanges (many public samples share ISA06/ISA13: the ledger would skip them)
+    ("x12_claims", "x12", [
+        "837P/uhin-x12-parser/837.edi", "835/linuxforhealth-x12/secondary-payment.835",
+        "834/pyx12/834_deident_family.txt"]),
 ]
-TYPES = ["Patient", "Encounter", "DiagnosticReport", "Observation"]
+TYPES = ["Patient", "Encounter", "DiagnosticReport", "Observation", "Claim", "ExplanationOfBenefit",
+         "PaymentReconciliation", "Coverage", "RelatedPerson", "Organization", "Practitioner"]
 
 
 def say(msg: str) -> None:
@@ -79,52 +86,70 @@ def main() -> int:
     ui = sh("bash", "docker/airflow/airflow.sh", "up", "--home", str(VAR / "airflow"), "--port", str(AIRFLOW_PORT), env=env)
     say(f"Airflow is up at {ui}")
 
-    landing = DATA / "landing" / "hl7v2"
-    landing.mkdir(parents=True, exist_ok=True)
-    for rel in DEMO_FILES:
-        # Producers must land files atomically: copy under a hidden name, then rename.
-        tmp = landing / f".{Path(rel).name}"
-        shutil.copyfile(SAMPLES / rel, tmp)
-        tmp.rename(landing / Path(rel).name)
-    say(f"dropped {len(DEMO_FILES)} HL7 v2 files into {landing}")
+    for _, fmt, files in JOBS:
+        landing = DATA / "landing" / fmt
+        landing.mkdir(parents=True, exist_ok=True)
+        for rel in files:
+            # Producers must land files atomically: copy under a hidden name, then rename.
+            tmp = landing / f".{Path(rel).name}"
+            shutil.copyfile(SAMPLES / fmt / rel, tmp)
+            tmp.rename(landing / Path(rel).name)
+        say(f"dropped {len(files)} {fmt} files into {landing}")
 
+    states: dict[str, str] = {}
     with httpx.Client(timeout=30) as client:
         headers = {"Authorization": f"Bearer {token(client)}"}
-        for _ in range(120):  # the DAG processor parses dags/ every few seconds
-            if client.get(f"{AIRFLOW}/api/v2/dags/{DAG_ID}", headers=headers).status_code == 200:
-                break
-            time.sleep(1)
-        else:
-            raise SystemExit(f"demo: Airflow did not load {DAG_ID}; see {VAR}/airflow/standalone.log")
-        client.patch(f"{AIRFLOW}/api/v2/dags/{DAG_ID}", headers=headers, json={"is_paused": False}).raise_for_status()
-        conf = {"root": str(DATA), "fhir_url": FHIR, "id_salt": "fhirflow-demo", "max_retry_after_s": 3}
-        r = client.post(f"{AIRFLOW}/api/v2/dags/{DAG_ID}/dagRuns", headers=headers,
-                        json={"logical_date": None, "conf": conf})
-        r.raise_for_status()
-        run_id = r.json()["dag_run_id"]
-        say(f"triggered {DAG_ID} run {run_id}; waiting…")
-        state = ""
-        for _ in range(600):
-            state = client.get(f"{AIRFLOW}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", headers=headers).json()["state"]
-            if state in ("success", "failed"):
-                break
-            time.sleep(2)
-        say(f"run {run_id}: {state}")
+        runs = {dag_id: trigger(client, headers, dag_id) for dag_id, _, _ in JOBS}
+        for dag_id, run_id in runs.items():
+            states[dag_id] = wait(client, headers, dag_id, run_id)
+            say(f"{dag_id} run {run_id}: {states[dag_id]}")
         print("\nResources on the FHIR server (counted by HAPI):")
         for rtype in TYPES:
             total = client.get(f"{FHIR}/{rtype}", params={"_summary": "count"}).json().get("total", 0)
-            print(f"  {rtype:<17} {total:>6}")
+            print(f"  {rtype:<22} {total:>6}")
     pw = json.loads((VAR / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
     print(f"\nAirflow UI:   {ui}   (login: admin / {pw})")
     print(f"FHIR server:  {FHIR}")
-    print(f"Archive:      {DATA / 'archive' / 'hl7v2'}")
-    staged = DATA / "staged" / "hl7v2"
-    print(f"Parquet:      {staged}/<day>/<run>/batch-*/parquet/<ResourceType>/")
-    query = (f"select code_display, value_quantity, value_unit from "
-             f"'{staged}/*/*/batch-*/parquet/Observation/*.parquet' where value_quantity is not null limit 10")
-    print(f"Try:          .venv/bin/python -c \"import duckdb; print(duckdb.sql(\\\"{query}\\\"))\"")
+    print(f"Archive:      {DATA / 'archive'}/<format>/<day>/")
+    staged = DATA / "staged"
+    print(f"Parquet:      {staged}/<format>/<day>/<run>/batch-*/parquet/<ResourceType>/")
+    queries = [
+        f"select code_display, value_quantity, value_unit from "
+        f"'{staged}/hl7v2/*/*/batch-*/parquet/Observation/*.parquet' where value_quantity is not null limit 10",
+        f"select * exclude (resource) from '{staged}/x12/*/*/batch-*/parquet/Claim/*.parquet' limit 10",
+    ]
+    for i, query in enumerate(queries):
+        print(f"{'Try:' if i == 0 else '':<14}.venv/bin/python -c \"import duckdb; print(duckdb.sql(\\\"{query}\\\"))\"")
     print("Stop:         make demo-stop")
-    return 0 if state == "success" else 1
+    return 0 if all(s == "success" for s in states.values()) else 1
+
+
+def trigger(client: httpx.Client, headers: dict[str, str], dag_id: str) -> str:
+    """Unpause ``dag_id`` once the DAG processor has parsed it, and start a run; its run id."""
+    for _ in range(120):  # the DAG processor parses dags/ every few seconds
+        if client.get(f"{AIRFLOW}/api/v2/dags/{dag_id}", headers=headers).status_code == 200:
+            break
+        time.sleep(1)
+    else:
+        raise SystemExit(f"demo: Airflow did not load {dag_id}; see {VAR}/airflow/standalone.log")
+    client.patch(f"{AIRFLOW}/api/v2/dags/{dag_id}", headers=headers, json={"is_paused": False}).raise_for_status()
+    conf = {"root": str(DATA), "fhir_url": FHIR, "id_salt": "fhirflow-demo", "max_retry_after_s": 3}
+    r = client.post(f"{AIRFLOW}/api/v2/dags/{dag_id}/dagRuns", headers=headers, json={"logical_date": None, "conf": conf})
+    r.raise_for_status()
+    run_id = str(r.json()["dag_run_id"])
+    say(f"triggered {dag_id} run {run_id}; waiting…")
+    return run_id
+
+
+def wait(client: httpx.Client, headers: dict[str, str], dag_id: str, run_id: str) -> str:
+    """The final state of a run (success or failed), polled every 2 s for up to 20 minutes."""
+    state = ""
+    for _ in range(600):
+        state = str(client.get(f"{AIRFLOW}/api/v2/dags/{dag_id}/dagRuns/{run_id}", headers=headers).json()["state"])
+        if state in ("success", "failed"):
+            break
+        time.sleep(2)
+    return state
 
 
 if __name__ == "__main__":
