@@ -13,12 +13,27 @@ source of truth, and without a compiled module Python simply imports the ``.py``
 from __future__ import annotations
 
 import os
+import shutil
 import tomllib
 from pathlib import Path
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
+
+
+class BuildPyWithViews(build_py):
+    """Put ``schemas/views`` (the columns of every Parquet table) into the package as
+    ``etl/schemas/views``: an installed fhirflow has no source tree with ``schemas/`` beside ``etl/``.
+    An editable install reads them from the source tree (``etl/stage/views.py``)."""
+
+    def run(self) -> None:
+        super().run()
+        target = Path(self.build_lib) / "etl" / "schemas" / "views"
+        target.mkdir(parents=True, exist_ok=True)
+        for view in sorted((ROOT / "schemas" / "views").glob("*.json")):
+            shutil.copyfile(view, target / view.name)
 
 
 def native_modules() -> list[str]:
@@ -36,4 +51,4 @@ def ext_modules() -> list[object]:
     return list(mypycify(native_modules(), opt_level="3", group_name="etl._native"))
 
 
-setup(ext_modules=ext_modules())
+setup(ext_modules=ext_modules(), cmdclass={"build_py": BuildPyWithViews})

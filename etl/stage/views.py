@@ -22,8 +22,11 @@ import etl
 from etl.errors import ConfigError
 from etl.fhir.fhirpath import Expr, compile_path
 
+# The source tree's schemas/views, or in an installed package the copy setup.py puts in etl/schemas/.
 # From the (never compiled) package's path: a mypyc-compiled module has no reliable __file__ of its own.
-VIEWS_DIR = Path(etl.__file__).resolve().parents[1] / "schemas" / "views"
+_PACKAGE = Path(etl.__file__).resolve().parent
+VIEWS_DIR = next((d for d in (_PACKAGE.parent / "schemas" / "views", _PACKAGE / "schemas" / "views") if d.is_dir()),
+                 _PACKAGE.parent / "schemas" / "views")
 
 # FHIR primitive -> Arrow type. Dates stay strings: FHIR dates carry their precision ("2024",
 # "2024-05") and a timestamp column would invent days and months.
@@ -182,8 +185,8 @@ def load_views(folder: Path = VIEWS_DIR) -> dict[str, View]:
     """The staging view of each resource type, keyed by resource type."""
     if not folder.is_dir():
         # Without them every Parquet table would silently lose its flat columns.
-        raise ConfigError(f"the SQL-on-FHIR views are not at {folder}: fhirflow runs from its source tree "
-                          "(schemas/ beside etl/); or convert with --no-parquet")
+        raise ConfigError(f"the SQL-on-FHIR views are not at {folder}: install fhirflow from a wheel or run it "
+                          "from its source tree (schemas/ beside etl/), or convert with --no-parquet")
     views: dict[str, View] = {}
     for path in sorted(folder.glob("*.json")):
         view = View(json.loads(path.read_text()))
