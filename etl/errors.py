@@ -19,8 +19,9 @@ Per-record problems (``InputError``) never stop a run: the pipeline turns them i
 OperationOutcome records in ``OUT/errors/`` and carries on. So does any other exception raised while
 one unit is mapped (or a file is read): it becomes an :class:`InternalError` record that names the
 exception type and fhirflow's code location, never the exception's text (it may quote the data).
-``OSError`` and ``MemoryError`` are not per-record: they stop the run, and a re-run starts clean. ``TransientLoadError`` is what Airflow
-retries; ``PermanentLoadError`` maps to ``AirflowFailException`` (fail without retrying).
+``OSError``, ``MemoryError`` and the other ``FhirflowError`` kinds are not per-record: they stop the
+run, and a re-run starts clean. ``TransientLoadError`` is what Airflow retries;
+``PermanentLoadError`` maps to ``AirflowFailException`` (fail without retrying).
 """
 
 from __future__ import annotations
