@@ -13,6 +13,7 @@ finalised, so every id appears exactly once per run.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,10 +30,19 @@ def dumps_line(resource: dict[str, Any]) -> bytes:
     return orjson.dumps(resource, option=orjson.OPT_APPEND_NEWLINE)
 
 
-def _key(resource_id: str) -> int:
-    # A 64-bit hash keeps the seen-set small for millions of resources (an int, not the string);
-    # a collision would need ~4e9 ids in one run.
-    return hash(resource_id)
+# fhirflow's own ids (etl.fhir.ids): 32 lower-case hex digits, i.e. a 128-bit number.
+_HEX_ID = re.compile(r"[0-9a-f]{32}")
+
+IdKey = int | str
+
+
+def _key(resource_id: str) -> IdKey:
+    """The seen-set key of an id: exact, so two different ids can never be taken for one (a hash
+    collision would drop a claim as "superseded"). A fhirflow id becomes its 128-bit number (an
+    int: about half the memory of the string, for millions of resources); any other id stays whole."""
+    if len(resource_id) == 32 and _HEX_ID.fullmatch(resource_id):
+        return int(resource_id, 16)
+    return resource_id
 
 
 @dataclass
@@ -41,8 +51,8 @@ class _TypeState:
     size: int = 0
     fh: IO[bytes] | None = None
     paths: list[Path] = field(default_factory=list)
-    seen: dict[int, int] = field(default_factory=dict)  # id key -> hash of the line
-    superseded: Counter[int] = field(default_factory=Counter)  # id key -> earlier lines to drop
+    seen: dict[IdKey, int] = field(default_factory=dict)  # id key -> hash of the line
+    superseded: Counter[IdKey] = field(default_factory=Counter)  # id key -> earlier lines to drop
 
 
 class NdjsonSink:
@@ -104,7 +114,7 @@ class NdjsonSink:
         return result
 
 
-def _drop_superseded(paths: list[Path], superseded: Counter[int]) -> None:
+def _drop_superseded(paths: list[Path], superseded: Counter[IdKey]) -> None:
     """Rewrite parts so that only the last version of each superseded id stays."""
     left = Counter(superseded)
     for path in paths:

@@ -27,3 +27,21 @@ def test_identical_copies_written_once_and_last_version_wins(tmp_path: Path) -> 
     rows = list(read_ndjson(parts["Patient"][0][0]))
     assert [(r["id"], r.get("gender")) for r in rows] == [(pid, "female"), ("b" * 32, None)]
     assert parts["Patient"][0][1] == 2
+
+
+def test_id_keys_are_exact() -> None:
+    # A key shared by two ids would drop the first resource as "superseded" by the second.
+    from etl.stage.ndjson import _key
+
+    fhirflow_id = "0f" * 16
+    assert _key(fhirflow_id) == int(fhirflow_id, 16)
+    ids = [fhirflow_id, fhirflow_id.upper(), "-" + "0" * 31, "0" * 32, "+" + "0" * 31, "0_" + "0" * 30, "MRN-12345"]
+    assert len({_key(i) for i in ids}) == len(ids)
+
+
+def test_many_distinct_ids_are_all_kept(tmp_path: Path) -> None:
+    sink = NdjsonSink(tmp_path, max_bytes=1 << 20)
+    for i in range(20_000):
+        sink.write({"resourceType": "Claim", "id": f"{i:032x}"})
+    sink.write({"resourceType": "Claim", "id": "not-a-hex-id"})
+    assert sum(n for _, n in sink.close()["Claim"]) == 20_001
