@@ -48,10 +48,11 @@ for sub in ("x12", "hl7v2"):  # gen_837p, pyx12_walk; gen_batch
     sys.path.insert(0, str(HERE / sub))
 
 FORMATS = ("x12", "ccda", "hl7v2")
-# Whether `fhirflow convert` runs the mypyc-compiled modules (`make native`) or their .py sources.
-BUILD = "compiled" if subprocess.run(
-    [sys.executable, "-c", "import etl; print(etl.compiled())"], cwd=ROOT, capture_output=True, text=True,
-).stdout.strip() == "True" else "pure Python"
+# Whether `fhirflow convert` runs the mypyc-compiled modules (`make native`) or their .py sources:
+# the children inherit this environment, FHIRFLOW_NO_EXTENSIONS included.
+import etl  # noqa: E402  (from ROOT, put on the path above)
+
+BUILD = "compiled" if etl.compiled() else "pure Python"
 HEADINGS = ("format", "metric", "value", "peer", "peer value", "ratio", "goal", "met")
 
 X12_RATIO_GOAL = 20.0

@@ -148,8 +148,7 @@ def _convert_files(
         except _NOT_PER_UNIT:
             raise
         except Exception as exc:  # a reader bug: the rest of this file cannot be read, the next files can
-            err = InternalError.from_exception(exc, f"reading the file after its first {read} unit(s)")
-            log.error("internal error reading %s after %d unit(s): %s", path.name, read, err.message)
+            err = _internal(exc, f"reading the file after its first {read} unit(s)", path.name)
             _reject(errors, fs, err.at(Location(path.name, f"after unit {read}")), ctx)
         if progress:
             progress(path.name, index + 1, units)
@@ -190,9 +189,7 @@ def _convert_unit(
     except _NOT_PER_UNIT:
         raise
     except Exception as exc:  # a mapper bug on this unit: reject it, map the others
-        err = InternalError.from_exception(exc, "mapping this unit")
-        log.error("internal error mapping a unit of %s: %s", fs.name, err.message)
-        _reject_mapped(unit, source, fs, err, ctx, errors)
+        _reject_mapped(unit, source, fs, _internal(exc, "mapping this unit", fs.name), ctx, errors)
         return
     fs.attempted += 1
     fs.succeeded += 1
@@ -202,6 +199,13 @@ def _convert_unit(
     if found:
         fs.warnings += len(found)
         warnings.write(_warning_record(unit.location, found, ctx))
+
+
+def _internal(exc: Exception, doing: str, file: str) -> InternalError:
+    """The error record's exception for a fault of fhirflow's own, logged (type and code line only)."""
+    err = InternalError.from_exception(exc, doing)
+    log.error("internal error in %s: %s", file, err.message)
+    return err
 
 
 def _reject_mapped(unit: Unit[Any], source: Any, fs: FileSummary, exc: InputError, ctx: MappingContext,

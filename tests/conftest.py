@@ -50,6 +50,28 @@ def native_state() -> str:
     return "compiled"
 
 
+_CONVERT = """
+import sys
+from pathlib import Path
+import etl
+from etl.config import JobConfig
+from etl.pipeline import convert
+print(etl.__file__, etl.compiled())
+convert([Path(p) for p in sys.argv[2:]], Path(sys.argv[1]),
+        JobConfig(id_salt="subprocess-test", transaction_time="2026-01-01T00:00:00+00:00"))
+"""
+
+
+def convert_elsewhere(out: Path, inputs: list[Path], env: dict[str, str], cwd: Path = ROOT) -> tuple[str, bool]:
+    """``etl.pipeline.convert`` in a fresh interpreter with ``env`` added (another build, another
+    installation); the path of the ``etl`` package it imported and whether it ran compiled."""
+    proc = subprocess.run([sys.executable, "-c", _CONVERT, str(out), *map(str, inputs)], cwd=cwd,
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    path, compiled = proc.stdout.split()[:2]
+    return path, compiled == "True"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     state = native_state()
     if state not in ("compiled", "pure"):

@@ -17,29 +17,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, native_state
+from conftest import ROOT, convert_elsewhere, native_state
 
 sys.path.insert(0, str(ROOT / "bench" / "x12"))
 from gen_837p import generate  # noqa: E402
-
-CONVERT = """
-import sys
-from pathlib import Path
-import etl
-from etl.config import JobConfig
-from etl.pipeline import convert
-print("compiled" if etl.compiled() else "pure")
-out, inputs = Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]]
-convert(inputs, out, JobConfig(id_salt="native-test", transaction_time="2026-01-01T00:00:00+00:00"))
-"""
-
-
-def _convert(out: Path, inputs: list[Path], *, pure: bool) -> str:
-    env = {**os.environ, "FHIRFLOW_NO_EXTENSIONS": "1" if pure else "0"}
-    proc = subprocess.run([sys.executable, "-c", CONVERT, str(out), *map(str, inputs)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout.split()[0]
 
 
 def _files(out: Path) -> list[Path]:
@@ -52,8 +33,8 @@ def test_compiled_and_pure_python_write_the_same_output(tmp_path: Path, data_dir
     generate(generated, 11_000, members=800)  # three transaction sets (5,000 claims each at most)
     inputs = [data_dir / "x12", data_dir / "hl7v2", data_dir / "ccda", generated]
 
-    assert _convert(tmp_path / "compiled", inputs, pure=False) == "compiled"
-    assert _convert(tmp_path / "pure", inputs, pure=True) == "pure"
+    assert convert_elsewhere(tmp_path / "compiled", inputs, {"FHIRFLOW_NO_EXTENSIONS": "0"})[1]
+    assert not convert_elsewhere(tmp_path / "pure", inputs, {"FHIRFLOW_NO_EXTENSIONS": "1"})[1]
 
     compiled, pure = tmp_path / "compiled", tmp_path / "pure"
     assert _files(compiled) == _files(pure)

@@ -14,17 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from conftest import DATA, ROOT
-
-CONVERT = """
-import sys
-from pathlib import Path
-import etl
-from etl.config import JobConfig
-from etl.pipeline import convert
-print(etl.__file__)
-convert([Path(sys.argv[2])], Path(sys.argv[1]), JobConfig(transaction_time="2026-01-01T00:00:00+00:00"))
-"""
+from conftest import DATA, ROOT, convert_elsewhere
 
 
 def test_a_wheel_carries_the_views_and_converts_with_them(tmp_path: Path) -> None:
@@ -39,10 +29,8 @@ def test_a_wheel_carries_the_views_and_converts_with_them(tmp_path: Path) -> Non
     views = {p.name for p in (site / "etl" / "schemas" / "views").glob("*.json")}
     assert views == {p.name for p in (ROOT / "schemas" / "views").glob("*.json")}
 
-    run_env = {**os.environ, "PYTHONPATH": str(site)}
-    proc = subprocess.run([sys.executable, "-c", CONVERT, str(tmp_path / "out"), str(DATA / "hl7v2" / "fhir-converter" / "ADT-A01-01.hl7")],
-                          cwd=tmp_path, env=run_env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip().startswith(str(site)), "ran the source tree, not the wheel"
+    path, _ = convert_elsewhere(tmp_path / "out", [DATA / "hl7v2" / "fhir-converter" / "ADT-A01-01.hl7"],
+                                {"PYTHONPATH": str(site)}, cwd=tmp_path)
+    assert path.startswith(str(site)), "ran the source tree, not the wheel"
     columns = pq.read_schema(next((tmp_path / "out" / "parquet" / "Patient").glob("*.parquet"))).names
     assert {"id", "family", "gender", "birth_date", "resource"} <= set(columns)

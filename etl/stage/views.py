@@ -22,11 +22,11 @@ import etl
 from etl.errors import ConfigError
 from etl.fhir.fhirpath import Expr, compile_path
 
-# The source tree's schemas/views, or in an installed package the copy setup.py puts in etl/schemas/.
-# From the (never compiled) package's path: a mypyc-compiled module has no reliable __file__ of its own.
+# An installed package carries a copy in etl/schemas/views (setup.py); the source tree has schemas/
+# beside etl/. From the (never compiled) package's path: a compiled module has no reliable __file__.
 _PACKAGE = Path(etl.__file__).resolve().parent
-VIEWS_DIR = next((d for d in (_PACKAGE.parent / "schemas" / "views", _PACKAGE / "schemas" / "views") if d.is_dir()),
-                 _PACKAGE.parent / "schemas" / "views")
+_INSTALLED = _PACKAGE / "schemas" / "views"
+VIEWS_DIR = _INSTALLED if _INSTALLED.is_dir() else _PACKAGE.parent / "schemas" / "views"
 
 # FHIR primitive -> Arrow type. Dates stay strings: FHIR dates carry their precision ("2024",
 # "2024-05") and a timestamp column would invent days and months.
