@@ -2,7 +2,11 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+# Installs come from uv.lock (`uv sync --locked`): a fresh machine gets exactly what CI tested. The
+# stamp changes with pyproject.toml and the lock, so editing either reinstalls. uv itself is pinned
+# here and in the lock (the dev extra), so the bootstrap and the synced environment agree.
+UV_VERSION := 0.13.9
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml uv.lock | cksum | cut -d' ' -f1)
 # The modules mypyc compiles (pyproject [tool.fhirflow] native). COMPILE=0 runs everything as pure
 # Python (e.g. `make test COMPILE=0`): the compiled modules are removed instead of built.
 NATIVE_SRC := $(shell $(PYTHON) -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['tool']['fhirflow']['native']))")
@@ -11,13 +15,27 @@ NATIVE := build/.native-$(COMPILE)
 HAPI   := docker/hapi/hapi.sh
 HAPI_PORT ?= 8080
 
-.PHONY: install native hapi-build hapi-up hapi-down test lint typecheck unit demo demo-stop bench clean
+.PHONY: install lock test-latest native hapi-build hapi-up hapi-down test lint typecheck unit demo demo-stop bench clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip uv
-	FHIRFLOW_COMPILE=0 $(BIN)/uv pip install --python $(BIN)/python -q --compile-bytecode -e ".[dev]"
+$(STAMP): pyproject.toml uv.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	FHIRFLOW_COMPILE=0 UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync -q --locked --extra dev --compile-bytecode --python $(BIN)/python
 	rm -f $(VENV)/.installed-* && touch $@
+
+# The lock is refreshed on purpose (`make lock`), never as a side effect of an install.
+lock:
+	$(BIN)/uv lock
+
+# Drift check: the newest releases pyproject.toml allows, resolved now without the lock, in their own
+# environment (.venv-latest), against the same tests. What breaks here breaks a user tomorrow.
+LATEST := .venv-latest
+test-latest: $(NATIVE)
+	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	FHIRFLOW_COMPILE=0 $(LATEST)/bin/uv pip install -q --python $(LATEST)/bin/python --refresh --upgrade -e ".[dev]"
+	$(LATEST)/bin/python -c "import lxml.etree as e; print('lxml', e.__version__, 'libxml2', e.LIBXML_VERSION)"
+	FHIRFLOW_TEST_VAR=$(CURDIR)/var/test-latest $(LATEST)/bin/pytest
 
 # Compiled in place, next to the sources, whenever one of them (or the build hook) changed: a
 # compiled module left older than its .py would shadow the edit (tests/conftest.py refuses to run then).
