@@ -66,16 +66,29 @@ class InputError(FhirflowError):
 
     ``code`` is a FHIR ``IssueType`` code (``structure``, ``invalid``, ``required``,
     ``not-supported``, ``value``, ``duplicate``, ``security``, ``too-long``).
+
+    ``message`` is operations text: it goes to logs, XCom, the run note and the terminal, so it names
+    codes, spec paths and places, never a value taken from the input. Values an analyst needs to find
+    the record (CLM01, MSH-10, a bad segment's text) go in ``quoted``, keyed by spec path: they are
+    written only into the error NDJSON (an extension on the issue, see :mod:`etl.fhir.outcome`).
     """
 
     code = "invalid"
 
-    def __init__(self, message: str, location: Location | None = None, *, code: str | None = None):
+    def __init__(self, message: str, location: Location | None = None, *, code: str | None = None,
+                 quoted: dict[str, str] | None = None):
         super().__init__(message)
         self.message = message
         self.location = location
+        self.quoted: dict[str, str] = dict(quoted) if quoted else {}
         if code is not None:
             self.code = code
+
+    def quote(self, path: str, value: str) -> InputError:
+        """Keep the source ``value`` at spec ``path`` (``CLM01``) for the error NDJSON only; returns self."""
+        if value:
+            self.quoted[path] = value
+        return self
 
     def at(self, location: Location) -> InputError:
         """Attach a location if none was known where the error was raised; returns self."""

@@ -14,6 +14,9 @@ from etl.fhir.ids import IdFactory
 
 EXT_SOURCE_FILE = "https://fhirflow.dev/fhir/StructureDefinition/source-file"
 EXT_SOURCE_LOCATION = "https://fhirflow.dev/fhir/StructureDefinition/source-location"
+# The source values an analyst needs to find the record (CLM01, MSH-10, …), one sub-extension per spec
+# path. Only here, in the error NDJSON: the issue's text (logs, XCom, UI) never quotes the input.
+EXT_SOURCE_EXCERPT = "https://fhirflow.dev/fhir/StructureDefinition/source-excerpt"
 
 
 def issue(severity: str, code: str, text: str, expression: str | None = None) -> dict[str, Any]:
@@ -37,6 +40,9 @@ def to_fhir_operation_outcome(
     diagnostics = f"{loc.file}: {loc.where}: {text}" if loc.where else f"{loc.file}: {text}"
     issues = [issue("error", error.code, text, loc.expression)]
     issues[0]["diagnostics"] = diagnostics
+    if error.quoted:
+        issues[0]["extension"] = [{"url": EXT_SOURCE_EXCERPT, "extension": [
+            {"url": path, "valueString": value} for path, value in error.quoted.items()]}]
     issues += [issue("warning", "informational", w) for w in warnings or []]
     return {
         "resourceType": "OperationOutcome",
