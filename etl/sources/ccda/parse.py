@@ -11,13 +11,19 @@ Hardening (OWASP XXE prevention cheat sheet, lxml "security" FAQ):
 - a file larger than ``ccda_max_bytes`` (config, default :data:`DEFAULT_MAX_BYTES`) is refused
   before parsing, and the byte stream is counted while parsing.
 
-``iterparse`` yields each ``ClinicalDocument`` on its end event, so a file holding one document (the
-norm) or a wrapper element holding several is read one document at a time.
+Each ``ClinicalDocument`` is taken on its end event, so a file holding one document (the norm) or a
+wrapper element holding several is read one document at a time. The bytes are fed to an
+``XMLPullParser`` chunk by chunk rather than through ``iterparse``: when libxml2 meets a fatal error,
+the events it parsed before the error in the same chunk are still drained and converted (libxml2
+2.14 raises from ``iterparse`` before handing them out, which cost the good document before a
+malformed one).
 """
 
 from __future__ import annotations
 
+import codecs
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,14 @@ from etl.sources.base import Unit
 from etl.sources.ccda.model import V3_NS, XSI_TYPE, Document, local
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+CHUNK = 64 * 1024
+# XML declaration, comments and processing instructions, then a DOCTYPE: the prolog of a document that
+# declares a DTD. Checked on the first bytes, before libxml2 sees them: with an entity used in the root
+# element's attributes, libxml2 2.14 fails ("amplification factor exceeded") before any event that
+# would show the DOCTYPE.
+_DOCTYPE_PROLOG = re.compile(r"\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*)*<!DOCTYPE", re.S)
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+         (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 CLINICAL_DOCUMENT = f"{{{V3_NS}}}ClinicalDocument"
 
 
@@ -110,8 +124,8 @@ def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Stri
     last = ""  # the id of the last document read, to place an error that follows it
     events: Any = None
     try:
-        events = etree.iterparse(stream, events=("start", "end"), **_parser_options())
-        for event, el in events:
+        events = etree.XMLPullParser(events=("start", "end"), **_parser_options())
+        for event, el in _pull(stream, events):
             if not checked:
                 checked = True
                 _refuse_doctype(el, file)
@@ -155,6 +169,9 @@ def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Stri
     except InputError as exc:
         yield Unit(loc, error=exc.at(loc))
         return
+    except _DoctypeRefused:
+        yield Unit(loc, error=_doctype_error(file))
+        return
     except _TooLarge:
         yield Unit(loc, error=InputError(
             f"the document is over the C-CDA limit of {limit} bytes (ccda_max_bytes)", loc, code="too-long"))
@@ -171,11 +188,42 @@ def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Stri
         yield Unit(loc, error=UnsupportedError("not a C-CDA document: no ClinicalDocument element", loc))
 
 
+def _pull(stream: Any, parser: Any) -> Iterator[tuple[str, Any]]:
+    """The parser's events over ``stream``. A syntax error met while feeding comes after the events
+    parsed before it in the same chunk; one met at the end (``close``: a truncated file) comes
+    alone, because lxml then ends the open elements with events of its own that no tag closed."""
+    first = True
+    while chunk := stream.read(CHUNK):
+        if first:
+            first = False
+            if _declares_doctype(chunk):
+                raise _DoctypeRefused()
+        try:
+            parser.feed(chunk)
+        except etree.XMLSyntaxError:
+            yield from parser.read_events()
+            raise
+        yield from parser.read_events()
+    parser.close()
+    yield from parser.read_events()
+
+
+class _DoctypeRefused(Exception):
+    pass
+
+
+def _declares_doctype(head: bytes) -> bool:
+    """True when the document's first bytes hold a DOCTYPE before the root element."""
+    encoding = next((enc for bom, enc in _BOMS if head.startswith(bom)), "latin-1")  # markup is ASCII
+    text = head.decode(encoding, errors="ignore").lstrip("\ufeff")
+    return _DOCTYPE_PROLOG.match(text) is not None
+
+
 def _errors(events: Any) -> list[Any]:
     """The errors (not warnings) libxml2 has logged so far on this parse."""
     if events is None:
         return []
-    return [e for e in events.error_log if e.level >= etree.ErrorLevels.ERROR]
+    return [e for e in events.feed_error_log if e.level >= etree.ErrorLevels.ERROR]
 
 
 def _own_errors(errors: list[Any], document: Any) -> list[Any]:
@@ -227,9 +275,12 @@ def _broken_sections(doc: Document, file: str) -> Iterator[Unit[Document]]:
 def _refuse_doctype(el: Any, file: str) -> None:
     info = el.getroottree().docinfo
     if info.doctype or info.internalDTD is not None or info.system_url or info.public_id:
-        raise ParseError(
-            "the document declares a DTD (<!DOCTYPE>): refused, because C-CDA needs none and DTDs carry "
-            "external entities (XXE) and entity-expansion bombs", Location(file), code="security")
+        raise _doctype_error(file)
+
+
+def _doctype_error(file: str) -> ParseError:
+    return ParseError("the document declares a DTD (<!DOCTYPE>): refused, because C-CDA needs none and DTDs carry "
+                      "external entities (XXE) and entity-expansion bombs", Location(file), code="security")
 
 
 def _may_wrap(el: Any) -> bool:
