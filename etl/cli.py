@@ -46,10 +46,17 @@ def _parser() -> argparse.ArgumentParser:
                       help="IANA zone of source timestamps without an offset (default: keep the date only)")
     conv.add_argument("--transaction-time", help="manifest transactionTime (default: now)")
     conv.add_argument("--validate", action="store_true", help="X12: also run pyx12's validator where it has a map")
-    conv.add_argument("--ledger", type=Path,
-                      help="X12: ledger of loaded interchanges (default OUT/../.fhirflow-x12-ledger.json)")
-    conv.add_argument("--no-ledger", action="store_true", help="X12: do not detect re-sent interchanges")
-    conv.add_argument("--reprocess", action="store_true", help="X12: convert interchanges the ledger has seen")
+    conv.add_argument("--reprocess", action="store_true", help="X12: convert interchanges the ledger has loaded")
+    conv.add_argument("--duplicate-control", choices=["convert", "reject"], default="convert",
+                      help="X12: an ISA13 already used by an interchange with other content: convert it with a "
+                           "warning (default) or reject it (TA1 025)")
+
+    state = argparse.ArgumentParser(add_help=False)
+    state.add_argument("--state", default=os.environ.get("FHIRFLOW_STATE"), metavar="URL",
+                       help="run-state database: a SQLite file or a database URL (env FHIRFLOW_STATE; "
+                            "default OUT/../.fhirflow-state.db): the X12 ledger and the load receipts")
+    state.add_argument("--no-state", "--no-ledger", dest="no_state", action="store_true",
+                       help="keep no run state: no re-send detection, no load receipts")
 
     load = argparse.ArgumentParser(add_help=False)
     load.add_argument("--fhir-url", default=os.environ.get("FHIRFLOW_FHIR_URL"),
@@ -62,11 +69,29 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--timeout", type=float, default=1800.0, help="give up polling after this many seconds")
     load.add_argument("--no-verify", action="store_true", help="do not check every resource id on the server")
 
-    sub.add_parser("convert", parents=[conv], help="convert inputs to OUT/{fhir,parquet,errors} + manifest.json")
-    imp = sub.add_parser("import", parents=[load], help="load a converted folder with $import")
+    sub.add_parser("convert", parents=[conv, state], help="convert inputs to OUT/{fhir,parquet,errors} + manifest.json")
+    imp = sub.add_parser("import", parents=[load, state], help="load a converted folder with $import")
     imp.add_argument("folder", type=Path, help="a folder written by 'fhirflow convert'")
-    sub.add_parser("run", parents=[conv, load], help="convert, then import")
+    sub.add_parser("run", parents=[conv, state, load], help="convert, then import")
+    _ledger_parser(sub.add_parser("ledger", help="the X12 interchange ledger: list, show, forget, import"))
     return p
+
+
+def _ledger_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state", default=os.environ.get("FHIRFLOW_STATE"), metavar="URL", required=not os.environ.get("FHIRFLOW_STATE"),
+                   help="run-state database (env FHIRFLOW_STATE), e.g. OUT/../.fhirflow-state.db or <root>/state.db")
+    sub = p.add_subparsers(dest="ledger_command", required=True)
+    ls = sub.add_parser("list", help="every interchange recorded, one line each")
+    ls.add_argument("--only", choices=["converted", "loaded"], help="only interchanges in this state")
+    show = sub.add_parser("show", help="everything recorded about interchanges with this ISA13 (or ledger id)")
+    show.add_argument("isa13", help="the interchange control number (ISA13), or #ID for a ledger id")
+    show.add_argument("--sender", help="ISA06 of the sender, when several use the same ISA13")
+    forget = sub.add_parser("forget", help="forget interchanges: their next re-send converts and loads again")
+    forget.add_argument("isa13", nargs="?", help="the control number (ISA13), or #ID for a ledger id")
+    forget.add_argument("--sender", help="ISA06 of the sender")
+    forget.add_argument("--all", action="store_true", help="forget every interchange")
+    imp = sub.add_parser("import", help="take over a JSON ledger written by fhirflow 0.1")
+    imp.add_argument("file", type=Path)
 
 
 def _job_config(args: argparse.Namespace) -> JobConfig:
@@ -79,8 +104,9 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
             publish_host=args.publish_host, advertise_host=args.advertise_host, max_retry_after_s=args.max_wait, timeout_s=args.timeout,
             verify="none" if args.no_verify else "ids",
         )
+    state = _state_url(args, args.folder if args.command == "import" else args.out)
     if args.command == "import":
-        return JobConfig(load=load)
+        return JobConfig(load=load, state_url=state)
     return JobConfig(
         id_salt=args.id_salt,
         strictness=Strictness(args.strictness),
@@ -89,10 +115,66 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         transaction_time=args.transaction_time,
         source_timezone=args.timezone,
         x12_validate=args.validate,
-        x12_ledger=None if args.no_ledger else (args.ledger or args.out.resolve().parent / ".fhirflow-x12-ledger.json"),
+        state_url=state,
         x12_reprocess=args.reprocess,
+        duplicate_control=args.duplicate_control,
         load=load,
     )
+
+
+def _state_url(args: argparse.Namespace, out: Path) -> str | None:
+    """``--state``, or the default beside the output folder (where 0.1 kept its JSON ledger)."""
+    if args.no_state:
+        return None
+    return str(args.state or out.resolve().parent / ".fhirflow-state.db")
+
+
+def _ledger(args: argparse.Namespace) -> int:
+    """``fhirflow ledger list|show|forget|import``: what the run-state database knows of X12
+    interchanges (control numbers, digests, files, runs: no claim data)."""
+    from etl.state import StateStore
+    from etl.state.interchanges import InterchangeRecord
+    from etl.state.legacy import import_json_ledger
+
+    def line(r: InterchangeRecord) -> str:
+        when = r.loaded_at if r.loaded else r.converted_at
+        flag = "" if r.complete else " (partly rejected: never marked loaded)"
+        return (f"#{r.id}\t{r.state}\t{when}\tISA06={r.key.isa06}\tISA13={r.key.isa13}\t"
+                f"{r.digest[:12] or 'json-ledger'}\t{r.file}{flag}")
+
+    with StateStore.open(args.state) as store:
+        ledger = store.interchanges
+        cmd = args.ledger_command
+        if cmd == "import":
+            print(f"{import_json_ledger(store, args.file)} interchange(s) taken over from {args.file}")
+            return EXIT_OK
+        if cmd == "list":
+            rows = ledger.all(args.only)
+            for r in rows:
+                print(line(r))
+            print(f"{len(rows)} interchange(s) in {store.url}", file=sys.stderr)
+            return EXIT_OK
+        if cmd == "forget" and args.all:
+            print(f"forgot {ledger.forget()} interchange(s)")
+            return EXIT_OK
+        if not args.isa13:
+            raise ConfigError("ledger forget: name an ISA13 (or #ID), or pass --all")
+        if args.isa13.startswith("#"):
+            found = ledger.get(int(args.isa13[1:])) if args.isa13[1:].isdigit() else None
+            rows = [found] if found is not None else []
+        else:
+            rows = ledger.find(args.isa13, args.sender)
+        if not rows:
+            print(f"no interchange {args.isa13} in the ledger", file=sys.stderr)
+            return EXIT_FAILED
+        if cmd == "show":
+            for r in rows:
+                print(json.dumps(r.to_dict(), indent=2))
+            return EXIT_OK
+        if len({r.key.isa06 for r in rows}) > 1 and not args.sender:
+            raise ConfigError(f"ledger forget: several senders used ISA13 {args.isa13}; add --sender ISA06")
+        print(f"forgot {ledger.forget([r.id for r in rows])} interchange(s)")
+        return EXIT_OK
 
 
 def _progress(name: str, index: int, units: int) -> None:
@@ -127,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "ledger":
+            return _ledger(args)
         config = _job_config(args)
         if args.command == "import":
             _import(args.folder, config)

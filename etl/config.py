@@ -78,8 +78,12 @@ class JobConfig:
     transaction_time: str | None = None
     source_timezone: str | None = None  # IANA zone for source timestamps that carry none
     x12_validate: bool = False
-    x12_ledger: Path | None = None  # interchanges already loaded; None: no re-send detection
-    x12_reprocess: bool = False  # convert interchanges the ledger has seen anyway
+    # The run-state database (etl.state): a SQLAlchemy URL or a SQLite file path. It holds the X12
+    # interchange ledger and the load receipts; None: no re-send detection, no receipts.
+    state_url: str | None = None
+    x12_reprocess: bool = False  # convert interchanges the ledger has loaded anyway
+    # A reused ISA13 with other content: "convert" (with a warning) or "reject" (TA1 025)
+    duplicate_control: str = "convert"
     ccda_max_bytes: int = 50 * 1024 * 1024  # larger C-CDA documents are rejected before parsing
     ccda_embed_document: bool = True  # keep the original CDA (base64) in a DocumentReference
     run_id: str | None = None  # who writes this output (default: the output folder); a re-run is not a re-send
@@ -90,6 +94,8 @@ class JobConfig:
             raise ConfigError("id_salt must not be empty: set FHIRFLOW_ID_SALT or --id-salt")
         if self.ndjson_max_bytes < 1024:
             raise ConfigError("ndjson_max_bytes must be at least 1024")
+        if self.duplicate_control not in ("convert", "reject"):
+            raise ConfigError(f"--duplicate-control must be 'convert' or 'reject', not {self.duplicate_control!r}")
 
     def with_load(self, **changes: object) -> JobConfig:
         """A copy with some :class:`ImportConfig` fields changed."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etl.config import JobConfig
 from etl.errors import FhirflowError, InputError, InternalError, Location, ParseError
@@ -27,7 +27,11 @@ from etl.stage.ndjson import NdjsonSink, dumps_line
 from etl.stage.output import fresh_staging, publish
 from etl.stage.parquet import ndjson_to_parquet
 from etl.stage.views import load_views
+from etl.state import open_state
 from etl.summary import FileSummary, RunSummary
+
+if TYPE_CHECKING:
+    from etl.state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,16 @@ def convert(
     if config.run_id is None:
         # A re-run into the same folder is the same run: ledgers must not treat it as a re-send.
         config = replace(config, run_id=str(out.resolve()))
+    state = open_state(config)
+    try:
+        return _convert(files, out, config, state, progress, format_name)
+    finally:
+        if state is not None:
+            state.close()
+
+
+def _convert(files: list[Path], out: Path, config: JobConfig, state: StateStore | None,
+             progress: Progress | None, format_name: str | None) -> RunSummary:
     staging = fresh_staging(out)
     fhir = NdjsonSink(staging / "fhir", config.ndjson_max_bytes)
     errors = NdjsonSink(staging / "errors", config.ndjson_max_bytes)
@@ -75,7 +89,7 @@ def convert(
     gc_threshold = gc.get_threshold()
     gc.set_threshold(max(gc_threshold[0], 50_000), *gc_threshold[1:])
     try:
-        _convert_files(files, format_name, config, summary, used, ctx, (fhir, errors, warnings), progress)
+        _convert_files(files, format_name, config, state, summary, used, ctx, (fhir, errors, warnings), progress)
     finally:
         gc.set_threshold(*gc_threshold)
 
@@ -112,7 +126,8 @@ def convert(
 
 
 def _convert_files(
-    files: list[Path], format_name: str | None, config: JobConfig, summary: RunSummary, used: dict[str, Any],
+    files: list[Path], format_name: str | None, config: JobConfig, state: StateStore | None,
+    summary: RunSummary, used: dict[str, Any],
     ctx: MappingContext, sinks: tuple[NdjsonSink, NdjsonSink, NdjsonSink], progress: Progress | None,
 ) -> None:
     """Read every file unit by unit; each unit ends in exactly one place (see the module doc)."""
@@ -131,7 +146,7 @@ def _convert_files(
             continue
         source = used.get(fs.format)
         if source is None:  # one per format and run: it may remember what the run read
-            source = used[fs.format] = new_source(fs.format)
+            source = used[fs.format] = new_source(fs.format, state)
         read = 0
         try:
             for unit in source.read(path, config):
@@ -174,6 +189,9 @@ def _convert_unit(
         fs.skipped += 1
         if unit.note and unit.note not in fs.notes:
             fs.notes.append(unit.note)
+            if unit.skip_detail:
+                fs.skips.append(dict(unit.skip_detail))
+                log.warning("skipped in %s: %s", fs.name, unit.note)
         return
     if unit.error is not None:
         _reject(errors, fs, unit.error.at(unit.location), ctx)

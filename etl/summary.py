@@ -22,11 +22,18 @@ class FileSummary:
     skipped: int = 0
     warnings: int = 0
     notes: list[str] = field(default_factory=list)
+    # what was skipped on purpose, one dict per skipped interchange (file, ISA13, who loaded it, when)
+    skips: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
         """True when every unit converted (nothing rejected)."""
         return self.rejected == 0
+
+    @property
+    def only_skipped(self) -> bool:
+        """True when the file held nothing new: every unit was skipped (a re-sent file)."""
+        return self.skipped > 0 and self.attempted == 0
 
 
 @dataclass
@@ -57,6 +64,11 @@ class RunSummary:
     def warnings(self) -> int:
         return sum(f.warnings for f in self.files)
 
+    @property
+    def skips(self) -> list[dict[str, str]]:
+        """Every skipped interchange of the run (the manifest and XCom list them)."""
+        return [s for f in self.files for s in f.skips]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready counts (the ``summary`` block of the manifest, the XCom of a DAG task)."""
         return {
@@ -66,6 +78,7 @@ class RunSummary:
             "skipped": self.skipped,
             "warnings": self.warnings,
             "resources": dict(sorted(self.resources.items())),
+            "skips": self.skips,
             "files": [asdict(f) for f in self.files],
         }
 

@@ -122,6 +122,54 @@ def hapi_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL 15 (Debian's): FHIRFLOW_TEST_PG_URL, or the project's own docker/postgres/pg.sh
+    on 127.0.0.1:$PG_PORT, started now if it does not answer and stopped at the end."""
+    url = os.environ.get("FHIRFLOW_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    script = ROOT / "docker" / "postgres" / "pg.sh"
+    port = os.environ.get("PG_PORT", "55432")
+    was_up = subprocess.run(["bash", str(script), "url", "--port", port], capture_output=True).returncode == 0
+    proc = subprocess.run(["bash", str(script), "up", "--port", port], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"could not start PostgreSQL ({script} up):\n{proc.stderr[-3000:]}")
+    try:
+        yield proc.stdout.strip().splitlines()[-1]
+    finally:
+        if not was_up:
+            subprocess.run(["bash", str(script), "down", "--port", port], capture_output=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A database of its own on the real PostgreSQL, dropped after the test."""
+    import uuid
+
+    import sqlalchemy
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield postgres_server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The run-state database on each backend it runs on: a SQLite file and a real PostgreSQL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state.db")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated Airflow metadata DB (SQLite under var/test/airflow), made once per run."""
     home = Path(os.environ["AIRFLOW_HOME"])

@@ -20,7 +20,7 @@ import pytest
 from etl.config import JobConfig
 from etl.pipeline import convert
 from etl.sources.hl7v2.source import Hl7v2Source
-from etl.sources.x12.ledger import Ledger
+from etl.state import StateStore
 
 DATA = Path(__file__).resolve().parent / "data"
 BATCH = DATA / "hl7v2" / "python-hl7" / "sample_batch1.hl7"  # two messages
@@ -97,12 +97,15 @@ def test_an_x12_set_that_hit_a_bug_is_not_recorded_as_loaded(tmp_path: Path, mon
         yield {}
 
     src = DATA / "x12" / "837P" / "uhin-x12-parser" / "837.edi"
-    ledger = tmp_path / "ledger.json"
+    config = JobConfig(parquet=False, state_url=str(tmp_path / "state.db"))
     monkeypatch.setattr(x12_source, "to_fhir", buggy)
-    summary = convert([src], tmp_path / "out", JobConfig(parquet=False, x12_ledger=ledger))
+    summary = convert([src], tmp_path / "out", config)
     assert summary.rejected == 1 and summary.succeeded == 0
     assert _errors(tmp_path / "out")[0]["issue"][0]["code"] == "exception"
-    assert not ledger.exists() or Ledger(ledger).seen("HT000000-716", "800000372") is None
+    with StateStore.open(tmp_path / "state.db") as state:
+        receipt = state.receipts.start(str((tmp_path / "out").resolve()), "r", "u", "s", {}, "t")
+        assert state.receipts.complete(receipt, {}, "", "t") == 0  # loading the rest marks nothing loaded
+        assert [(r.state, r.complete) for r in state.interchanges.all()] == [("converted", False)]
     monkeypatch.undo()
-    fixed = convert([src], tmp_path / "out-fixed", JobConfig(parquet=False, x12_ledger=ledger))
+    fixed = convert([src], tmp_path / "out-fixed", config)
     assert (fixed.succeeded, fixed.skipped, fixed.rejected) == (1, 0, 0)

@@ -11,8 +11,10 @@ Each DAG has the same shape, so it is built here once and each file in ``dags/``
   :mod:`etl.stage.output`), partitioned by the run's data-interval day and kept for analysts.
 - ``load`` runs ``$import``; transient server faults raise and Airflow retries with backoff,
   permanent ones fail at once (``AirflowFailException``).
-- ``settle`` archives clean inputs and quarantines those with rejected units (next to their error
-  records), then **fails the run** if anything was rejected, so the Airflow UI shows it.
+- ``settle`` archives clean inputs, quarantines those with rejected units (next to their error
+  records) and sets aside in ``duplicates/`` those whose every interchange was skipped as already
+  loaded, then **fails the run** if anything was rejected, so the Airflow UI shows it (skips are in
+  its return value and log).
 
 Settings come from DAG params (defaults from the environment when the DAG file is parsed:
 ``FHIRFLOW_HOME``, ``FHIRFLOW_FHIR_URL``, ``FHIRFLOW_ID_SALT``); task bodies build one
@@ -34,8 +36,9 @@ def _config(params: dict[str, Any], transaction_time: str | None) -> Any:
     from etl.config import ImportConfig, JobConfig, Strictness
 
     return JobConfig(
-        # X12 re-sends are detected across runs by one ledger per root (see etl.sources.x12.ledger).
-        x12_ledger=Path(params["root"]) / "ledger" / "x12-interchanges.json",
+        # One run-state database per root (etl.state): the X12 ledger detects re-sends across runs,
+        # and the load receipts say which batches are on the server.
+        state_url=params.get("state_url") or str(Path(params["root"]) / "state.db"),
         id_salt=params["id_salt"],
         strictness=Strictness(params["strictness"]),
         transaction_time=transaction_time,
@@ -76,6 +79,9 @@ def build_file_dag(
                               description="address the load task serves NDJSON on for the FHIR server to pull"),
         "advertise_host": Param(os.environ.get("FHIRFLOW_ADVERTISE_HOST", ""), type="string",
                                 description="host name the FHIR server reaches the load task by (containers)"),
+        "state_url": Param(os.environ.get("FHIRFLOW_STATE") or None, type=["null", "string"],
+                           description="run-state database URL (default: <root>/state.db, SQLite); "
+                                       "PostgreSQL for workers on several hosts"),
         "batch_files": Param(50, type="integer", minimum=1),
         "max_retry_after_s": Param(30, type="number", minimum=0),
         "import_timeout_s": Param(3600, type="number", minimum=1),

@@ -8,6 +8,7 @@ Layout under a root folder (one sub-folder per source format)::
                           partitioned by the run's data-interval day; kept for analysts
     archive/<fmt>/<day>/  inputs that converted completely
     quarantine/<fmt>/<day>/ inputs with rejected units, beside their error records
+    duplicates/<fmt>/<day>/ inputs with nothing new: every interchange already loaded (X12 re-sends)
 
 Claiming is ``os.rename`` inside one filesystem, so two concurrent runs cannot both take a file; a
 retried claim re-uses what the run already holds.
@@ -36,6 +37,7 @@ def folders(root: Path, fmt: str, run: str, day: str = "") -> dict[str, Path]:
         "out": root / "staged" / fmt / safe_name(day or "undated") / run,
         "archive": root / "archive" / fmt,
         "quarantine": root / "quarantine" / fmt,
+        "duplicates": root / "duplicates" / fmt,
     }
 
 

@@ -36,6 +36,9 @@ def convert_batch(root: Path, fmt: str, run: str, day: str, batch: dict[str, Any
         "skipped": summary.skipped,
         "resources": dict(summary.resources),
         "files": {f.name: f.rejected for f in summary.files},
+        # inputs holding nothing new (every unit skipped as already loaded): settle sets them aside
+        "only_skipped": sorted(f.name for f in summary.files if f.only_skipped),
+        "skips": summary.skips,
     }
 
 
@@ -48,16 +51,22 @@ def load_batch(result: dict[str, Any], config: JobConfig) -> dict[str, Any]:
 
 
 def settle_inputs(root: Path, fmt: str, run: str, day: str, results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Move each claimed input to ``archive/<fmt>/<day>`` or, if any of its units was rejected,
-    to ``quarantine/<fmt>/<day>`` with its error records. Returns counts per destination."""
+    """Move each claimed input to ``archive/<fmt>/<day>``; if any of its units was rejected, to
+    ``quarantine/<fmt>/<day>`` with its error records; if all of them were skipped as already loaded
+    (a re-sent file), to ``duplicates/<fmt>/<day>``. Returns counts per destination and the skips."""
     f = landing.folders(root, fmt, run)
     day = landing.safe_name(day)
-    moved = {"archived": 0, "quarantined": 0, "rejected_units": 0}
+    moved: dict[str, Any] = {"archived": 0, "quarantined": 0, "duplicates": 0, "rejected_units": 0, "skips": []}
     for result in results:
         errors = _errors_by_file(Path(result["out"]))
+        only_skipped = set(result.get("only_skipped", []))
+        moved["skips"] += result.get("skips", [])
         for name, rejected in result["files"].items():
             src = f["in"] / name
-            if rejected:
+            if name in only_skipped and not rejected:
+                landing.settle(src, f["duplicates"] / day)
+                moved["duplicates"] += 1
+            elif rejected:
                 landing.settle(src, f["quarantine"] / day, errors.get(name, []))
                 moved["quarantined"] += 1
                 moved["rejected_units"] += int(rejected)

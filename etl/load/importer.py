@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -26,6 +26,11 @@ from etl.load.http import Sender, raise_for_permanent, retry_after
 from etl.load.publish import Publisher
 from etl.stage.manifest import read_manifest
 from etl.stage.ndjson import read_ndjson
+from etl.state import open_state
+from etl.state.store import now
+
+if TYPE_CHECKING:
+    from etl.state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +46,11 @@ class ImportReport:
     found: dict[str, int] = field(default_factory=dict)
     polls: int = 0
     message: str = ""
+    loaded_interchanges: int = 0  # X12 interchanges this load marked loaded in the ledger
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status_url": self.status_url, "sent": self.sent, "found": self.found, "polls": self.polls}
+        return {"status_url": self.status_url, "sent": self.sent, "found": self.found, "polls": self.polls,
+                "loaded_interchanges": self.loaded_interchanges}
 
     def render(self) -> str:
         width = max((len(t) for t in self.sent), default=8)
@@ -73,7 +80,13 @@ def import_folder(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> ImportReport:
-    """Import the ``fhir/`` NDJSON listed in ``folder/manifest.json`` into ``config.load.fhir_url``."""
+    """Import the ``fhir/`` NDJSON listed in ``folder/manifest.json`` into ``config.load.fhir_url``.
+
+    With a run-state database (``config.state_url``) the load leaves a receipt (:mod:`etl.state.receipts`):
+    the status URL at kick-off, the counts found on the server at the end, and only then are the
+    folder's X12 interchanges marked ``loaded``. Without verification (``verify="none"``) the
+    receipt says ``unverified`` and nothing is marked loaded: a re-send converts again.
+    """
     cfg = config.load
     if not cfg.fhir_url:
         raise ConfigError("no FHIR server given: pass --fhir-url (or set FHIRFLOW_FHIR_URL)")
@@ -81,13 +94,29 @@ def import_folder(
         manifest = read_manifest(folder)
     except FileNotFoundError:
         raise ConfigError(f"{folder} has no manifest.json: convert into it first (fhirflow convert ... -o {folder})") from None
+    state = open_state(config)
+    try:
+        return _import(folder, config, manifest, state, client, sleep, clock)
+    finally:
+        if state is not None:
+            state.close()
+
+
+def _import(folder: Path, config: JobConfig, manifest: dict[str, Any], state: StateStore | None,
+            client: httpx.Client | None, sleep: Callable[[float], None], clock: Callable[[], float]) -> ImportReport:
+    cfg = config.load
     base = cfg.fhir_url.rstrip("/")
+    output = str(folder.resolve())
+    run_id = config.run_id or output
     report = ImportReport()
     entries = [o for o in manifest.get("output", []) if o.get("count", 0) > 0]
     for o in entries:
         report.sent[o["type"]] = report.sent.get(o["type"], 0) + int(o["count"])
     if not entries:
         report.message = "nothing to import"
+        if state is not None:
+            receipt = state.receipts.start(output, run_id, base, "", {}, now())
+            report.loaded_interchanges = state.receipts.complete(receipt, {}, report.message, now())
         return report
     dialect = get_dialect(cfg.dialect)
     own_client = client is None
@@ -104,15 +133,28 @@ def import_folder(
             raise_for_permanent(response, "$import kick-off")
             report.status_url = dialect.status_url(response, base)
             log.info("$import accepted; polling %s", report.status_url)
-            _poll(sender, dialect, report, cfg, sleep, clock)
+            receipt = state.receipts.start(output, run_id, base, report.status_url, report.sent, now()) if state else 0
+            try:
+                _poll(sender, dialect, report, cfg, sleep, clock)
+            except PermanentLoadError as exc:
+                if state is not None:
+                    state.receipts.fail(receipt, str(exc), now())
+                raise
         if cfg.verify == "ids":
             report.found = verify_ids(sender, base, folder, manifest)
             missing = {t: n - report.found.get(t, 0) for t, n in report.sent.items() if report.found.get(t, 0) < n}
             if missing:
-                raise PermanentLoadError(
+                error = PermanentLoadError(
                     "the import job completed but resources are missing on the server: "
                     + ", ".join(f"{t} {n}" for t, n in sorted(missing.items()))
                     + (f" (server said: {report.message})" if report.message else ""))
+                if state is not None:
+                    state.receipts.fail(receipt, str(error), now())
+                raise error
+            if state is not None:
+                report.loaded_interchanges = state.receipts.complete(receipt, report.found, report.message, now())
+        elif state is not None:
+            state.receipts.unverified(receipt, report.message, now())
     finally:
         if own_client:
             http.close()

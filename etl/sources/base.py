@@ -21,7 +21,9 @@ class Unit(Generic[R]):
     document, a DICOM file. Either ``record`` is set, or ``error`` says why it could not be read.
 
     ``skip`` marks a unit deliberately not converted (e.g. an X12 interchange already loaded): it
-    counts as skipped, neither converted nor rejected; ``note`` says why.
+    counts as skipped, neither converted nor rejected; ``note`` says why (one line, no PHI) and
+    ``skip_detail`` gives its facts for the summary, the manifest and XCom (``{"interchange":
+    "ISA06=… ISA13=…", "loaded_by": run, "loaded_at": time, "file": …}``).
     """
 
     location: Location
@@ -29,6 +31,7 @@ class Unit(Generic[R]):
     error: InputError | None = None
     skip: bool = False
     note: str = ""
+    skip_detail: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 

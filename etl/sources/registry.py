@@ -30,12 +30,14 @@ def get_source(name: str) -> Any:
     return _loaded[name]
 
 
-def new_source(name: str) -> Any:
+def new_source(name: str, state: Any = None) -> Any:
     """A fresh Source object of format ``name`` for one run: a source may remember what the run
     read (X12: the interchanges, for the re-send ledger), and a run that dies must not leave that
-    to the next run in the same process."""
-    module, _, cls = FORMATS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)()
+    to the next run in the same process. A source class marked ``stateful`` gets the run-state
+    database (:class:`etl.state.StateStore`, or None) as its one argument."""
+    module, _, name_ = FORMATS[name].partition(":")
+    cls = getattr(importlib.import_module(module), name_)
+    return cls(state) if getattr(cls, "stateful", False) else cls()
 
 
 def available() -> list[str]:

@@ -9,6 +9,8 @@ import orjson
 import pytest
 from dag_helpers import found, land, load_dag, staged_ids
 
+from etl.state import StateStore
+
 pytestmark = [pytest.mark.airflow, pytest.mark.hapi]
 
 X12 = Path(__file__).resolve().parents[1] / "data" / "x12"
@@ -60,7 +62,9 @@ def test_clean_run_loads_claims_remittance_and_enrollment(tmp_path: Path, hapi_u
     (converted,) = _xcom(run, "convert")
     assert converted["rejected"] == 0 and converted["skipped"] == 0
     assert converted["resources"]["ExplanationOfBenefit"] == 2  # secondary-payment.835: two CLP
-    assert (root / "ledger" / "x12-interchanges.json").exists()
+    with StateStore.open(root / "state.db") as state:  # loaded only after the server had them
+        assert sorted(r.state for r in state.interchanges.all()) == ["loaded"] * 3
+        assert [r.state for r in state.receipts.all()] == ["completed"]
 
 
 def test_bad_transaction_set_quarantines_file_loads_good_set_and_fails_run(
@@ -85,9 +89,10 @@ def test_bad_transaction_set_quarantines_file_loads_good_set_and_fails_run(
     assert len(claims) == 1  # the good set of the mixed file …
     assert found(hapi_url, "Claim", claims) == 1  # … was loaded
     assert found(hapi_url, "ExplanationOfBenefit", staged["ExplanationOfBenefit"]) == len(staged["ExplanationOfBenefit"])
-    # the interchange was not clean: it is not in the ledger, so a corrected re-send is converted
-    ledger = orjson.loads((root / "ledger" / "x12-interchanges.json").read_bytes())
-    assert "000000811" not in orjson.dumps(ledger).decode()
+    # the interchange was not clean: never marked loaded, so a corrected re-send is converted
+    with StateStore.open(root / "state.db") as state:
+        (mixed_row,) = [r for r in state.interchanges.all() if r.key.isa13 == "000000811"]
+        assert (mixed_row.state, mixed_row.complete) == ("converted", False)
 
 
 def test_resent_interchange_is_skipped_in_a_later_run(tmp_path: Path, hapi_url: str, airflow_db: Path) -> None:
@@ -109,4 +114,11 @@ def test_resent_interchange_is_skipped_in_a_later_run(tmp_path: Path, hapi_url: 
     summary = manifest["extension"]["https://fhirflow.dev/summary"]
     notes = [n for f in summary["files"] for n in f.get("notes", [])]
     assert any("ISA06=DAGTESTSENDER" in n and "ISA13=000000912" in n and "already loaded" in n for n in notes), notes
-    assert sorted(p.name for p in root.glob("archive/x12/*/*")) == ["claims-monday-resent.837", "claims-monday.837"]
+    # the skip is in the task's XCom and the manifest, and the file is set aside as a duplicate
+    (skip,) = converted["skips"]
+    assert skip["file"] == "claims-monday-resent.837" and skip["loaded_file"] == "claims-monday.837"
+    assert summary["skips"] == converted["skips"]
+    (settled,) = _xcom(second, "settle")
+    assert settled["duplicates"] == 1 and settled["skips"] == converted["skips"]
+    assert [p.name for p in root.glob("archive/x12/*/*")] == ["claims-monday.837"]
+    assert [p.name for p in root.glob("duplicates/x12/*/*")] == ["claims-monday-resent.837"]

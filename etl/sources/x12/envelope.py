@@ -13,8 +13,14 @@ What each problem costs:
 - a broken ISA (not 106 characters) rejects every transaction set of its interchange;
 - SE01 disagreeing with the real count is a *warning* on the unit: every segment is there and
   parsed, only the sender's count is wrong (several published TR3 sample files have this);
-- GE/IEA count or control-number mismatches, and missing GE/IEA trailers, become their own error
-  units after the transaction sets, which still convert (the same policy as HL7 v2 batches).
+- GE01 or IEA01 disagreeing with the transaction sets / groups the file holds rejects every
+  transaction set it counts (a set may have been lost in transit; with strictness ``ignore`` it is a
+  warning on each). The counts are known before any set is read, from the first pass
+  (:mod:`etl.sources.x12.scan`);
+- GE02/IEA02 control-number mismatches and missing GE/IEA trailers become their own error units
+  after the transaction sets, which still convert (the same policy as HL7 v2 batches);
+- the ledger's verdict on an interchange (``seen``, asked at its ISA) skips its sets as already
+  loaded, or rejects them (a reused control number under ``--duplicate-control reject``).
 
 Memory: a transaction set is held in memory while it is read, up to :data:`MAX_BODIES` claims
 (837 CLM / 835 CLP / 834 INS; the 837 TR3s recommend at most 5,000 CLM per ST–SE). A larger one is
@@ -33,6 +39,7 @@ from etl.errors import EnvelopeError, InputError, Location, ParseError, Unsuppor
 from etl.sources.base import Unit
 from etl.sources.x12.loops import LoopTracker
 from etl.sources.x12.model import Envelope, Seg, Transaction
+from etl.sources.x12.scan import InterchangeScan, scan_interchanges
 from etl.sources.x12.tokenize import Delimiters, SegmentReader
 
 MAX_BODIES = 5000
@@ -52,15 +59,21 @@ TRANSACTION_NAMES: dict[str, str] = {
     "834": "benefit enrollment", "997": "functional acknowledgment", "999": "implementation acknowledgment",
 }
 
-# (ISA06, ISA13, ISA09+ISA10 stamp) -> skip note, or None to convert
-SeenCheck = Callable[[str, str, str], str | None]
-InterchangeDone = Callable[[str, str, str, bool], None]  # (ISA06, ISA13, stamp, clean)
 
 
-def isa_stamp(isa: list[str]) -> str:
-    """ISA09 date and ISA10 time of an interchange: a re-send repeats them, a new interchange that
-    reuses a control number (ISA13) almost never does."""
-    return f"{_el(isa, 9)} {_el(isa, 10)}".strip()
+@dataclass(frozen=True)
+class Verdict:
+    """What the ledger says of an interchange before its sets are read: convert them (no verdict),
+    skip them (``skip``: the note for the summary, ``detail`` its facts), or reject each of them
+    (``reject``: the message, issue code ``duplicate``)."""
+
+    skip: str | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+    reject: str | None = None
+
+
+SeenCheck = Callable[[int], Verdict | None]  # the interchange's ordinal in the file (0 = first ISA)
+InterchangeDone = Callable[[int, bool], None]  # (ordinal, clean: envelope whole, no set rejected)
 
 
 @dataclass
@@ -68,9 +81,15 @@ class _Interchange:
     isa: list[str]
     offset: int
     problem: EnvelopeError | None
-    skip_note: str | None
+    verdict: Verdict | None
+    scan: InterchangeScan | None
+    ordinal: int
     groups: int = 0
     clean: bool = True
+
+    @property
+    def skipped(self) -> bool:
+        return self.verdict is not None and self.verdict.skip is not None
 
 
 @dataclass
@@ -121,21 +140,26 @@ def read_transactions(
     seen: SeenCheck | None = None,
     done: InterchangeDone | None = None,
     max_bodies: int = MAX_BODIES,
+    scans: list[InterchangeScan] | None = None,
+    counts_reject: bool = True,
 ) -> Iterator[Unit[Transaction]]:
-    """Units of one X12 file. ``seen`` decides whether an interchange was already loaded (its
-    transaction sets are then yielded as skipped units); ``done`` is told about every interchange
-    read to its IEA and whether all of it converted so far (clean envelope, no rejected set)."""
+    """Units of one X12 file. ``seen`` gives the ledger's verdict on each interchange (skip or
+    reject its sets); ``done`` is told about every interchange read to its IEA and whether all of
+    it converted so far (clean envelope, no rejected set). ``scans`` is the first pass over the file
+    (made here when not given); ``counts_reject`` False turns GE01/IEA01 rejections into warnings."""
     name = path.name
+    if scans is None:
+        scans = scan_interchanges(path)
     with open(path, "rb") as fh:
         reader = SegmentReader(fh, name)
-        yield from _read(reader, path, name, seen, done, max_bodies)
+        yield from _read(reader, path, name, seen, done, max_bodies, scans, counts_reject)
         if reader.fatal is not None:
             yield Unit(location=reader.fatal.location or Location(name), error=reader.fatal)
 
 
 def _read(
     reader: SegmentReader, path: Path, name: str, seen: SeenCheck | None,
-    done: InterchangeDone | None, max_bodies: int,
+    done: InterchangeDone | None, max_bodies: int, scans: list[InterchangeScan], counts_reject: bool,
 ) -> Iterator[Unit[Transaction]]:
     ix: _Interchange | None = None
     gp: _Group | None = None
@@ -143,6 +167,7 @@ def _read(
     delims: Delimiters | None = None
     stray: list[str] = []
     any_isa = False
+    ordinal = -1
     trailing: list[InputError] = []
 
     def env_error(msg: str, where: str, expr: str, cls: type[InputError] = EnvelopeError) -> Unit[Transaction]:
@@ -191,9 +216,11 @@ def _read(
                 yield env_error(f"interchange {ix_where()} has no IEA trailer before the next ISA",
                                 ix_where(), "IEA")
             any_isa = True
+            ordinal += 1
             isa = [x for x in e]
-            note = seen(_el(isa, 6), _el(isa, 13), isa_stamp(isa)) if seen is not None else None
-            ix = _Interchange(isa, offset, reader.isa_problem, note)
+            verdict = seen(ordinal) if seen is not None else None
+            scan = scans[ordinal] if ordinal < len(scans) else None
+            ix = _Interchange(isa, offset, reader.isa_problem, verdict, scan, ordinal)
             if reader.isa_problem is not None:
                 reader.isa_problem.at(Location(name, ix_where()))
             gp = None
@@ -232,7 +259,7 @@ def _read(
                 continue
             st.count += 1
             cur, st = st, None
-            yield from _close_set(cur, e, ix, path, delims, max_bodies)
+            yield from _close_set(cur, e, ix, gp.n if gp is not None else 0, path, delims, max_bodies, counts_reject)
             del cur  # its segments must not outlive their unit while the next set is read
         elif sid == "GE":
             if st is not None:
@@ -244,7 +271,7 @@ def _read(
             where = f"{ix_where()} GS06={_el(gp.gs, 6)}"
             if _el(e, 2) != _el(gp.gs, 6):
                 yield env_error(f"GE02 group control number {_el(e, 2)!r} does not match GS06 {_el(gp.gs, 6)!r}", where, "GE02")
-            if _el(e, 1) != str(gp.sets):
+            if _el(e, 1) != str(gp.sets) and gp.sets == 0:  # else each set carries it (_count_problems)
                 yield env_error(f"GE01 says the group has {_el(e, 1)} transaction set(s), but {gp.sets} were found", where, "GE01")
             gp = None
         elif sid == "IEA":
@@ -259,13 +286,13 @@ def _read(
                 gp = None
             if _el(e, 2) != _el(ix.isa, 13):
                 yield env_error(f"IEA02 interchange control number {_el(e, 2)!r} does not match ISA13 {_el(ix.isa, 13)!r}", ix_where(), "IEA02")
-            if _el(e, 1) != str(ix.groups):
+            if _el(e, 1) != str(ix.groups) and ix.groups == 0:  # else each set carries it
                 yield env_error(f"IEA01 says the interchange has {_el(e, 1)} functional group(s), but {ix.groups} were found", ix_where(), "IEA01")
             if ix.groups == 0:
                 yield env_error("the interchange has no functional group (GS…GE): nothing to convert "
                                 "(a TA1 interchange acknowledgment?)", ix_where(), "GS", UnsupportedError)
-            if done is not None and ix.skip_note is None:
-                done(_el(ix.isa, 6), _el(ix.isa, 13), isa_stamp(ix.isa), ix.clean and ix.problem is None)
+            if done is not None and not ix.skipped:
+                done(ix.ordinal, ix.clean and ix.problem is None)
             ix = None
         else:
             stray.append(sid[:3])
@@ -297,8 +324,31 @@ def _unclosed(st: _Set, before: str) -> Unit[Transaction]:
     return Unit(location=st.env.location(), error=err)
 
 
+def _count_problems(ix: _Interchange | None, group: int, env: Envelope) -> list[EnvelopeError]:
+    """GE01 / IEA01 counts (from the first pass) that disagree with what the file holds: each
+    rejects (or, with ``counts_reject`` off, warns on) every transaction set it counts."""
+    scan = ix.scan if ix is not None else None
+    if scan is None:
+        return []
+    out = []
+    if group in scan.group_counts:
+        said, found = scan.group_counts[group]
+        out.append(EnvelopeError(
+            f"GE01 says functional group GS06={env.gs06} has {said or '(nothing)'} transaction set(s), but it "
+            f"holds {found}: a set may have been lost in transit, so every set of the group is rejected; "
+            "ask the sender to send the group again", env.location(None, "GE01")))
+    if scan.iea_count is not None:
+        said, found = scan.iea_count
+        out.append(EnvelopeError(
+            f"IEA01 says interchange ISA13={env.isa13} has {said or '(nothing)'} functional group(s), but it "
+            f"holds {found}: a group may have been lost in transit, so every set of the interchange is "
+            "rejected; ask the sender to send the interchange again", env.location(None, "IEA01")))
+    return out
+
+
 def _close_set(
-    st: _Set, e: list[str], ix: _Interchange | None, path: Path, delims: Delimiters, max_bodies: int
+    st: _Set, e: list[str], ix: _Interchange | None, group: int, path: Path, delims: Delimiters, max_bodies: int,
+    counts_reject: bool = True,
 ) -> Iterator[Unit[Transaction]]:
     env = st.env
     loc = env.location()
@@ -314,15 +364,21 @@ def _close_set(
     if st.error is None and ix is not None and ix.problem is not None:
         st.error = EnvelopeError(ix.problem.message, env.location(None, ix.problem.location.expression
                                                                    if ix.problem.location else "ISA"))
+    counts = _count_problems(ix, group, env)
+    if st.error is None and counts and counts_reject:
+        st.error = counts[0]
+    if st.error is None and ix is not None and ix.verdict is not None and ix.verdict.reject is not None:
+        st.error = EnvelopeError(ix.verdict.reject, env.location(None, "ISA13"), code="duplicate")
     if st.error is not None:
         if ix is not None:
             ix.clean = False
         yield Unit(location=loc, error=st.error)
         return
-    if ix is not None and ix.skip_note is not None:
-        yield Unit(location=loc, skip=True, note=ix.skip_note)
+    if ix is not None and ix.verdict is not None and ix.verdict.skip is not None:
+        yield Unit(location=loc, skip=True, note=ix.verdict.skip, skip_detail=ix.verdict.detail)
         return
-    warnings = []
+    warnings = [f"{c.location.expression if c.location else ''}: {c.message} (converted: strictness ignore)"
+                for c in counts]
     if _el(e, 1) != str(st.count):
         warnings.append(f"SE01: the trailer says {_el(e, 1) or '(nothing)'} segments, but the transaction set "
                         f"has {st.count} (ST to SE); every segment was read, the count is the sender's error")

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from etl.config import JobConfig
+from etl.config import JobConfig, Strictness
 from etl.errors import InputError, Location, UnsupportedError
 from etl.fhir.context import MappingContext
 from etl.sources.base import Unit
-from etl.sources.x12.envelope import read_transactions
-from etl.sources.x12.ledger import Ledger, is_resend, locked
+from etl.sources.x12.envelope import Verdict, read_transactions
 from etl.sources.x12.model import Transaction
+from etl.sources.x12.scan import InterchangeScan, scan_interchanges
 from etl.sources.x12.to_fhir_834 import to_fhir_834
 from etl.sources.x12.to_fhir_835 import to_fhir_835
 from etl.sources.x12.to_fhir_837 import to_fhir_837
+from etl.state.interchanges import Converted, InterchangeId
+from etl.state.store import StateStore, now
 
 
 def to_fhir(tx: Transaction, ctx: MappingContext) -> Iterable[dict[str, Any]]:
@@ -33,67 +35,58 @@ def to_fhir(tx: Transaction, ctx: MappingContext) -> Iterable[dict[str, Any]]:
 class X12Source:
     """ASC X12 5010 files: any number of interchanges, groups and transaction sets per file.
 
-    Ledger (re-sent interchanges): ``config.x12_ledger`` names the ledger file; ``config.x12_reprocess``
-    converts already-loaded interchanges again. The interchanges read in a run are recorded by
-    :meth:`finish`, after the output is published. One object serves one run (the pipeline makes it
-    with :func:`etl.sources.registry.new_source`): it remembers what the run read.
+    Re-sent interchanges (the ledger, :mod:`etl.state.interchanges`): with a run-state database
+    (``state``), an interchange already **loaded** with the same control numbers and the same bytes
+    is skipped, visibly (a note per interchange in the summary, the manifest and XCom). The same
+    control numbers with other bytes convert, with a warning naming both files, or are rejected
+    under ``JobConfig.duplicate_control == "reject"`` (TA1 025, duplicate interchange control
+    number). ``JobConfig.x12_reprocess`` converts everything. What a run converted is recorded by
+    :meth:`finish`, after its output is published; only the load step marks it loaded. One object
+    serves one run (:func:`etl.sources.registry.new_source`): it remembers what the run read.
     """
 
     name = "x12"
+    stateful = True  # takes the run-state database (registry.new_source)
 
-    def __init__(self) -> None:
-        # interchanges read in this run: (ISA06, ISA13) -> (file, clean, ISA09/ISA10 stamp)
-        self._pending: dict[tuple[str, str], tuple[str, bool, str]] = {}
-        # interchanges with a transaction set that failed to map (read to IEA before it mapped)
-        self._dirty: set[tuple[str, str]] = set()
+    def __init__(self, state: StateStore | None = None) -> None:
+        self.state = state
+        # interchanges read in this run, by control numbers: [(digest, file)]
+        self._read: dict[InterchangeId, list[tuple[str, str]]] = {}
+        # converted in this run, to record at finish: (key, digest) -> entry
+        self._converted: dict[tuple[InterchangeId, str], Converted] = {}
+        # interchanges with a rejected transaction set or claim: (file, ISA06, ISA13)
+        self._dirty: set[tuple[str, str, str]] = set()
 
     def sniff(self, head: bytes) -> bool:
         body = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
         return body[:3] == b"ISA" and len(body) > 3 and not body[3:4].isalnum()
 
     def read(self, path: Path, config: JobConfig) -> Iterator[Unit[Transaction]]:
-        ledger_path, reprocess, pending = config.x12_ledger, config.x12_reprocess, self._pending
-        ledger = None
-        if ledger_path is not None:
-            try:
-                ledger = Ledger(Path(ledger_path))
-            except ValueError as exc:
-                yield Unit(location=Location(path.name), error=UnsupportedError(str(exc), Location(path.name)))
-                return
+        scans = scan_interchanges(path)
+        reused: dict[tuple[str, str], str] = {}  # (ISA06, ISA13) -> the warning, said on its first set
 
-        reused: dict[tuple[str, str], str] = {}  # interchanges that reuse a known ISA13: the warning
+        def seen(ordinal: int) -> Verdict | None:
+            if ordinal >= len(scans) or self.state is None:
+                return None
+            scan = scans[ordinal]
+            verdict, warning = self._verdict(scan, path.name, config)
+            if warning:
+                reused[(scan.isa06, scan.isa13)] = warning
+            return verdict
 
-        def seen(sender: str, control: str, stamp: str) -> str | None:
-            if reprocess or ledger is None:
-                return None
-            if (sender, control) in pending:
-                first_file, _, first_stamp = pending[(sender, control)]
-                if is_resend(first_stamp, stamp):
-                    return f"interchange ISA06={sender} ISA13={control} was already read in this run; skipped"
-                reused[(sender, control)] = (
-                    f"ISA13={control} of sender ISA06={sender} was already used in this run by another interchange "
-                    f"(ISA09/ISA10 {first_stamp}, file {first_file}); converted as a new interchange")
-                return None
-            entry = ledger.seen(sender, control) if ledger is not None else None
-            if entry is None or (config.run_id is not None and entry.get("run") == config.run_id):
-                return None  # new, or a re-run of the run that loaded it (same output): convert again
-            if not is_resend(entry.get("stamp"), stamp):
-                reused[(sender, control)] = (
-                    f"ISA13={control} of sender ISA06={sender} was already loaded from another interchange "
-                    f"(ISA09/ISA10 {entry.get('stamp')}, file {entry.get('file')}, on {entry.get('loaded')}); "
-                    f"this one (ISA09/ISA10 {stamp}) is new and was converted: ask the sender to keep ISA13 unique")
-                return None
-            return (f"interchange ISA06={sender} ISA13={control} already loaded on {entry.get('loaded')}"
-                    f" (file {entry.get('file')}); skipped")
-
-        def done(sender: str, control: str, stamp: str, clean: bool) -> None:
-            pending[(sender, control)] = (path.name, clean, stamp)
+        def done(ordinal: int, clean: bool) -> None:
+            if ordinal < len(scans) and self.state is not None:
+                scan = scans[ordinal]
+                key = _key(scan)
+                self._converted[(key, scan.digest)] = Converted(key, scan.digest, scan.stamp, clean, path.name)
 
         read_any = False  # a unit converted or rejected (not only skipped as already loaded)
-        for unit in read_transactions(path, seen, done):
+        units = read_transactions(path, seen, done, scans=scans,
+                                  counts_reject=config.strictness is not Strictness.IGNORE)
+        for unit in units:
             if unit.record is not None:
                 warning = reused.pop((unit.record.env.sender, unit.record.env.isa13), None)
-                if warning:  # said once, on the interchange's first transaction set
+                if warning:
                     unit.warnings.append(warning)
             read_any = read_any or not unit.skip
             yield unit
@@ -108,6 +101,42 @@ class X12Source:
             elif warns:
                 yield Unit(location=Location(path.name, "whole file"), skip=True, note=warns[0])
 
+    def _verdict(self, scan: InterchangeScan, file: str, config: JobConfig) -> tuple[Verdict | None, str]:
+        """The ledger's verdict on one interchange, and a warning to attach to its first set."""
+        assert self.state is not None
+        key = _key(scan)
+        earlier = self._read.setdefault(key, [])
+        if config.x12_reprocess:
+            earlier.append((scan.digest, file))
+            return None, ""
+        for digest, first_file in earlier:
+            if digest == scan.digest:
+                return Verdict(skip=f"interchange {key} was already read in this run (file {first_file}, the "
+                                    "same bytes); skipped", detail={"interchange": str(key), "file": file,
+                                                                      "same_as_file": first_file}), ""
+        rows = self.state.interchanges.matching(key)
+        same = [r for r in rows if r.digest == scan.digest or (not r.digest and _legacy_same(r.stamp, scan.stamp))]
+        loaded = next((r for r in same if r.loaded and r.run_id != config.run_id), None)
+        if loaded is not None:
+            return Verdict(
+                skip=f"interchange {key} already loaded by run {loaded.run_id} on {loaded.loaded_at} "
+                     f"(file {loaded.file}); skipped",
+                detail={"interchange": str(key), "file": file, "loaded_by": loaded.run_id,
+                        "loaded_at": loaded.loaded_at or "", "loaded_file": loaded.file}), ""
+        others = [(r.file, r.state) for r in rows if r not in same]
+        others += [(f, "read in this run") for d, f in earlier if d != scan.digest]
+        earlier.append((scan.digest, file))
+        if not others:
+            return None, ""
+        first_file, state = others[0]
+        clash = (f"ISA13={scan.isa13} of sender ISA05/ISA06={scan.isa05}/{scan.isa06} to ISA07/ISA08="
+                 f"{scan.isa07}/{scan.isa08} was already used by another interchange with different content "
+                 f"(file {first_file}, {state})")
+        if config.duplicate_control == "reject":
+            return Verdict(reject=clash + "; rejected under --duplicate-control reject (TA1 025: duplicate "
+                                          "interchange control number): ask the sender for a new ISA13"), ""
+        return None, clash + f"; this one (file {file}) was converted as a new interchange: ask the sender to keep ISA13 unique"
+
     def to_fhir(self, record: Transaction, ctx: MappingContext, config: JobConfig) -> Iterator[dict[str, Any]]:
         """The resources of one transaction set, as they are mapped (a generator: a rejection can
         come after some were yielded, so the pipeline keeps them until the set is done)."""
@@ -118,19 +147,30 @@ class X12Source:
             raise
 
     def rejected(self, record: Transaction) -> None:
-        """A transaction set failed to map (bad data or a fhirflow bug): its interchange is not
-        recorded as loaded, so sending it again converts it. (The interchange was read to its IEA
-        before its last set mapped: the envelope alone cannot tell.)"""
-        self._dirty.add((record.env.sender, record.env.isa13))
+        """A transaction set (or a claim of it) failed to map: its interchange is recorded as not
+        complete, so it is never marked loaded and sending it again converts it. (The interchange
+        was read to its IEA before its last set mapped: the envelope alone cannot tell.)"""
+        self._dirty.add((record.env.file, record.env.sender, record.env.isa13))
 
     def finish(self, config: JobConfig, out_dir: Path) -> None:
-        pending, dirty = self._pending, self._dirty
-        self._pending, self._dirty = {}, set()
-        ledger_path = config.x12_ledger
-        if ledger_path is None or not pending:
+        """Record what this run converted into ``out_dir`` (after it was published) as
+        ``converted``; the load step marks it ``loaded`` once the server has it."""
+        converted, dirty = self._converted, self._dirty
+        self._converted, self._dirty = {}, set()
+        if self.state is None or not converted:
             return
-        when = config.transaction_time or datetime.now(UTC).isoformat(timespec="seconds")
-        with locked(Path(ledger_path)) as ledger:
-            for (sender, control), (file, clean, stamp) in pending.items():
-                if clean and (sender, control) not in dirty:
-                    ledger.add(sender, control, file, when, config.run_id, stamp)
+        when = config.transaction_time or now()
+        entries = [replace(e, complete=e.complete and (e.file, e.key.isa06, e.key.isa13) not in dirty)
+                   for e in converted.values()]
+        self.state.interchanges.record_converted(entries, config.run_id or str(out_dir.resolve()),
+                                                 str(out_dir.resolve()), when)
+
+
+def _key(scan: InterchangeScan) -> InterchangeId:
+    return InterchangeId(scan.isa05, scan.isa06, scan.isa07, scan.isa08, scan.isa13)
+
+
+def _legacy_same(known: str, stamp: str) -> bool:
+    """An entry of the old JSON ledger (no digest) is the same interchange when its ISA09/ISA10
+    stamp is (entries without a stamp count as the same, as that ledger did)."""
+    return not known or not stamp or known == stamp

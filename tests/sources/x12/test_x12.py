@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from etl.fhir.context import MappingContext
 from etl.fhir.validation import validate_model
 from etl.pipeline import convert
 from etl.sources.x12.envelope import read_transactions
-from etl.sources.x12.ledger import Ledger
+from etl.sources.x12.scan import scan_interchanges
 from etl.sources.x12.source import X12Source
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "x12"
@@ -63,10 +62,13 @@ VALID = [p for p in _samples("837P", "837I", "837D", "835", "834") if p.name != 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
 def test_every_5010_sample_converts_with_exact_counts(path: Path) -> None:
     resources, errors = _convert(path)
-    # several imsweb samples have wrong GE01/IEA01 counts: those are separate envelope error
-    # records; no transaction set may be rejected
-    assert not [e for e in errors if "ST02=" in str(e)], [str(e) for e in errors]
-    assert all(("GE01" in str(e) or "IEA01" in str(e)) for e in errors)
+    miscounted = any(s.group_counts or s.iea_count for s in scan_interchanges(path))
+    if miscounted:
+        # Several imsweb samples have wrong GE01/IEA01 counts: every set they count is rejected
+        # (a set may have been lost in transit); with strictness ignore they convert, with a warning.
+        assert errors and all(("GE01" in str(e) or "IEA01" in str(e)) for e in errors), [str(e) for e in errors]
+        resources, errors = _convert(path, Strictness.IGNORE)
+    assert not errors, [str(e) for e in errors]
     by_type: dict[str, int] = {}
     for r in resources:
         by_type[r["resourceType"]] = by_type.get(r["resourceType"], 0) + 1
@@ -209,85 +211,12 @@ def test_replacement_in_the_same_run_supersedes_the_original_everywhere(tmp_path
     src.mkdir()
     (src / "1-original.x12").write_bytes(_837("11:B:1", amount="100"))
     (src / "2-replacement.x12").write_bytes(_837("11:B:7", control="000000002", amount="120"))
-    summary = convert([src], tmp_path / "out", JobConfig(x12_ledger=tmp_path / "ledger.json"))
+    summary = convert([src], tmp_path / "out", JobConfig(state_url=str(tmp_path / "state.db")))
     assert (summary.succeeded, summary.rejected, summary.resources["Claim"]) == (2, 0, 1)
     claims = [orjson.loads(x) for p in (tmp_path / "out" / "fhir").glob("Claim.*.ndjson") for x in p.read_bytes().splitlines()]
     assert [c["total"]["value"] for c in claims] == [120]
     table = pq.read_table(tmp_path / "out" / "parquet" / "Claim" / "part-000.parquet")
     assert table.num_rows == 1 and orjson.loads(table["resource"][0].as_py())["total"]["value"] == 120
-
-
-def test_ledger_skips_a_resent_interchange(tmp_path: Path) -> None:
-    ledger = tmp_path / "x12-ledger.json"
-    src = tmp_path / "in"
-    src.mkdir()
-    (src / "a.x12").write_bytes(_837("11:B:1"))
-    config = JobConfig(parquet=False, x12_ledger=ledger)
-    first = convert([src], tmp_path / "out", config)
-    assert first.succeeded == 1 and Ledger(ledger).seen("SENDER", "000000001")
-    # Re-running the same run (same output folder) is not a re-send: same output again.
-    assert convert([src], tmp_path / "out", config).succeeded == 1
-    (src / "b.x12").write_bytes(_837("11:B:1"))  # the same interchange, re-sent under another name
-    second = convert([src], tmp_path / "out-next-day", config)
-    assert second.succeeded == 0 and second.skipped == 2
-    assert "already loaded" in second.files[0].notes[0]
-    assert convert([src], tmp_path / "again", replace(config, x12_reprocess=True)).succeeded == 2
-    assert Ledger(ledger).forget("SENDER", "000000001")
-
-
-def test_a_killed_run_leaves_nothing_behind_for_the_next_run_in_the_process(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A caller that retries a failed conversion with the same JobConfig in the same process (a
-    # library user's retry loop, a long-lived worker) must get the claims converted: what the killed
-    # run read is not "already read in this run".
-    import etl.pipeline as pipeline
-
-    src = tmp_path / "in"
-    src.mkdir()
-    (src / "a.x12").write_bytes(_837("11:B:1"))
-    config = JobConfig(parquet=False, x12_ledger=tmp_path / "x12-ledger.json", run_id="nightly-2026-01-01")
-
-    def killed(*args: object, **kwargs: object) -> None:
-        raise OSError("disk full")  # the run dies while publishing, before the ledger is written
-
-    monkeypatch.setattr(pipeline, "publish", killed)
-    with pytest.raises(OSError):
-        convert([src], tmp_path / "out", config)
-    monkeypatch.undo()
-    again = convert([src], tmp_path / "out", config)
-    assert (again.succeeded, again.skipped, again.resources["Claim"]) == (1, 0, 1)
-    assert Ledger(tmp_path / "x12-ledger.json").seen("SENDER", "000000001")
-
-
-def test_reused_control_number_of_a_new_interchange_is_converted_not_lost(tmp_path: Path) -> None:
-    # ISA13 must be unique per sender, but senders do reuse it: a new interchange (other ISA09/ISA10
-    # date and time, other claims) under a known ISA13 is converted with a warning, never skipped.
-    ledger = tmp_path / "x12-ledger.json"
-    config = JobConfig(parquet=False, x12_ledger=ledger)
-    day1 = tmp_path / "day1"
-    day1.mkdir()
-    (day1 / "a.x12").write_bytes(_837("11:B:1"))
-    assert convert([day1], tmp_path / "out1", config).succeeded == 1
-    day2 = tmp_path / "day2"
-    day2.mkdir()
-    new = _837("11:B:1", clm01="PCN2").replace(b"*240101*1200*", b"*240102*0900*", 1)
-    (day2 / "b.x12").write_bytes(new)
-    second = convert([day2], tmp_path / "out2", config)
-    assert second.succeeded == 1 and second.skipped == 0 and second.warnings == 1
-    (warning,) = [orjson.loads(x) for x in next((tmp_path / "out2" / "warnings").glob("*.ndjson")).read_bytes().splitlines()]
-    text = warning["issue"][0]["details"]["text"]
-    assert "ISA13=000000001" in text and "a.x12" in text
-    assert Ledger(ledger).seen("SENDER", "000000001")["stamp"] == "240102 0900"  # the newest is remembered
-    # ...and a byte-identical re-send of that new one is skipped again.
-    (day2 / "c.x12").write_bytes(new)
-    third = convert([day2], tmp_path / "out3", config)
-    assert third.succeeded == 0 and third.skipped == 2
-    # Within one run: two different interchanges with one ISA13 both convert.
-    both = tmp_path / "both"
-    both.mkdir()
-    (both / "a.x12").write_bytes(_837("11:B:1", control="000000009"))
-    (both / "b.x12").write_bytes(_837("11:B:1", control="000000009", clm01="PCN3").replace(b"*240101*1200*", b"*240103*1000*", 1))
-    assert convert([both], tmp_path / "out4", config).succeeded == 2
 
 
 def test_large_transaction_set_is_split_into_parts(tmp_path: Path) -> None:
