@@ -9,19 +9,29 @@ as soon as its SE is read, so two facts it needs are known only too late, at the
   the file holds: a count that disagrees rejects every set it counts (ASC X12.6 5010, GE01/IEA01),
   and those sets must not have been converted first.
 
-This pass splits segments only (no loops, no mapping), so it costs a fraction of the conversion.
-The digest covers ISA through IEA, one segment at a time as the tokenizer gives it (the terminator
-and any line breaks or padding around segments normalised away), so a re-send with other line
-breaks is the same interchange, and one whole character changed is another.
+It must cost a fraction of the conversion, so it does not split segments: it searches the raw
+bytes for the envelope segments only (a regular expression per interchange's delimiters) and hashes
+the bytes between them. The digest covers ISA through IEA's terminator with every CR and LF removed
+(line breaks normalised: a re-send with other line breaks is the same interchange, one character
+changed is another). A file this cannot read that way (bytes before the first ISA, a broken ISA, an
+interchange whose segment terminator *is* a line break) is scanned segment by segment through the
+tokenizer instead, its digest then taken over the segments as the tokenizer gives them; a file
+always takes the same way, so its digest is stable.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-from etl.sources.x12.tokenize import SegmentReader
+from etl.errors import EnvelopeError
+from etl.sources.x12.tokenize import CHUNK, SegmentReader, isa_delimiters
+
+_CRLF = b"\r\n"
+_MARGIN = 512  # bytes kept beyond a search: an ISA is 106, other envelope segments are short
 
 
 @dataclass
@@ -50,6 +60,109 @@ def _el(e: list[str], i: int) -> str:
 
 def scan_interchanges(path: Path) -> list[InterchangeScan]:
     """One :class:`InterchangeScan` per ISA of ``path``, in file order."""
+    with open(path, "rb") as fh:
+        fast = _scan_bytes(fh)
+    return fast if fast is not None else _scan_segments(path)
+
+
+def _pattern(term: bytes, sep: bytes) -> re.Pattern[bytes]:
+    # A segment start (after a terminator and any padding) of ISA (whatever its separator: it sets
+    # its own) or of IEA, GS, GE, ST with this interchange's element separator.
+    return re.compile(re.escape(term) + rb"[ \t]*(?:(ISA)[^A-Za-z0-9]|(IEA|GS|GE|ST)" + re.escape(sep) + rb")")
+
+
+def _scan_bytes(fh: BinaryIO) -> list[InterchangeScan] | None:
+    """The fast way (module doc), or None when the file needs the segment-by-segment one."""
+    out: list[InterchangeScan] = []
+    buf = fh.read(CHUNK).removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    if not buf.startswith(b"ISA"):
+        return None
+    buf = buf.replace(b"\r", b"").replace(b"\n", b"")
+    eof = False
+    pos = hashed = 0  # next byte to search; bytes of buf before ``hashed`` are in the digest
+    cur: InterchangeScan | None = None
+    digest = hashlib.sha256()
+    pat: re.Pattern[bytes] | None = None
+    term = sep = b""
+    groups = sets = 0
+    in_group = False
+    isa_at: int | None = 0
+    while True:
+        if not eof and len(buf) - pos < CHUNK // 2:
+            more = fh.read(CHUNK)
+            eof = not more
+            if cur is not None:
+                digest.update(buf[hashed:pos])
+            buf = buf[pos:] + more.replace(b"\r", b"").replace(b"\n", b"")
+            if isa_at is not None:
+                isa_at -= pos
+            pos = hashed = 0
+            continue
+        if isa_at is not None:  # an interchange starts here
+            if cur is not None:
+                digest.update(buf[hashed:isa_at])
+                cur.digest = digest.hexdigest()
+            try:
+                delims, _length, _problem = isa_delimiters(buf[isa_at:isa_at + _MARGIN])
+            except EnvelopeError:
+                return None
+            term, sep = delims.segment.encode("latin-1"), delims.element.encode("latin-1")
+            if term in _CRLF:
+                return None
+            e = buf[isa_at:isa_at + 106].decode("latin-1").split(delims.element)
+            cur = InterchangeScan(len(out), _el(e, 5), _el(e, 6), _el(e, 7), _el(e, 8), _el(e, 13),
+                                  f"{_el(e, 9)} {_el(e, 10)}".strip())
+            out.append(cur)
+            digest = hashlib.sha256()
+            pat = _pattern(term, sep)
+            hashed, pos, isa_at = isa_at, isa_at + 3, None
+            groups = sets = 0
+            in_group = False
+        assert pat is not None
+        limit = len(buf) if eof else len(buf) - _MARGIN
+        m = pat.search(buf, pos)
+        if m is None or m.start() >= limit:
+            if eof:
+                break
+            pos = max(pos, limit)
+            continue
+        start = m.end(0) - (4 if m.group(1) else len(m.group(2)) + 1)  # the segment id's first byte
+        if m.group(1):
+            isa_at = start
+            continue
+        sid = m.group(2)
+        end = buf.find(term, m.end())
+        if end < 0:
+            end = len(buf)
+        stop = buf.find(sep, m.end(), end)
+        first = buf[m.end():stop if stop >= 0 else end].strip().decode("latin-1")
+        pos = end
+        if sid == b"ST":
+            if in_group:
+                sets += 1
+        elif sid == b"GS":
+            groups += 1
+            sets = 0
+            in_group = True
+        elif sid == b"GE":
+            if first != str(sets):
+                assert cur is not None
+                cur.group_counts[groups] = (first, sets)
+            in_group = False
+        elif sid == b"IEA" and cur is not None:
+            if first != str(groups):
+                cur.iea_count = (first, groups)
+            digest.update(buf[hashed:end + 1])
+            cur.digest, cur.complete = digest.hexdigest(), True
+            cur, hashed = None, end + 1
+    if cur is not None:
+        digest.update(buf[hashed:])
+        cur.digest = digest.hexdigest()
+    return out
+
+
+def _scan_segments(path: Path) -> list[InterchangeScan]:
+    """The segment-by-segment way, for the files :func:`_scan_bytes` leaves (module doc)."""
     out: list[InterchangeScan] = []
     with open(path, "rb") as fh:
         reader = SegmentReader(fh, path.name)
