@@ -15,7 +15,7 @@ NATIVE := build/.native-$(COMPILE)
 HAPI   := docker/hapi/hapi.sh
 HAPI_PORT ?= 8080
 
-.PHONY: install lock test-latest native hapi-build hapi-up hapi-down test lint typecheck unit demo demo-stop bench clean
+.PHONY: install lock test-latest native postgres-up postgres-down hapi-build hapi-up hapi-down test lint typecheck unit demo demo-stop bench clean
 
 $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,14 @@ hapi-up: hapi-build
 hapi-down:
 	bash $(HAPI) down --port $(HAPI_PORT)
 
+# PostgreSQL 15 (Debian's) for the run-state database tests; tests/conftest.py starts it too.
+PG_PORT ?= 55432
+postgres-up:
+	bash docker/postgres/pg.sh up --port $(PG_PORT)
+
+postgres-down:
+	bash docker/postgres/pg.sh down --port $(PG_PORT)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
@@ -71,9 +79,10 @@ typecheck: $(STAMP)
 unit: $(STAMP) $(NATIVE)
 	$(BIN)/pytest -m "not hapi and not airflow"
 
-# The whole suite: lint, types, unit tests, and the tests against the real HAPI server and Airflow.
-test: install lint typecheck
-	$(BIN)/pytest
+# The whole suite: lint, types, unit tests, and the tests against the real HAPI server, PostgreSQL
+# and Airflow.
+test: install lint typecheck postgres-up
+	$(BIN)/pytest; rc=$$?; bash docker/postgres/pg.sh down --port $(PG_PORT); exit $$rc
 
 demo: install
 	$(BIN)/python docker/demo.py

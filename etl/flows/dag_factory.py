@@ -41,6 +41,7 @@ def _config(params: dict[str, Any], transaction_time: str | None) -> Any:
         state_url=params.get("state_url") or str(Path(params["root"]) / "state.db"),
         id_salt=params["id_salt"],
         strictness=Strictness(params["strictness"]),
+        duplicate_control=params.get("duplicate_control") or "convert",
         transaction_time=transaction_time,
         source_timezone=params.get("source_timezone") or None,
         load=ImportConfig(fhir_url=params["fhir_url"], max_retry_after_s=float(params["max_retry_after_s"]),
@@ -74,6 +75,9 @@ def build_file_dag(
         "fhir_url": Param(os.environ.get("FHIRFLOW_FHIR_URL", "http://127.0.0.1:8080/fhir"), type="string"),
         "id_salt": Param(os.environ.get("FHIRFLOW_ID_SALT", "fhirflow-default-salt"), type="string"),
         "strictness": Param("warn", enum=["ignore", "warn", "raise"]),
+        "duplicate_control": Param("convert", enum=["convert", "reject"],
+                                   description="X12: an ISA13 reused with other content: convert it with a "
+                                               "warning, or reject it (TA1 025)"),
         "source_timezone": Param(os.environ.get("FHIRFLOW_SOURCE_TZ", ""), type="string"),
         "publish_host": Param(os.environ.get("FHIRFLOW_PUBLISH_HOST", "127.0.0.1"), type="string",
                               description="address the load task serves NDJSON on for the FHIR server to pull"),
