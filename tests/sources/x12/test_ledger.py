@@ -212,3 +212,36 @@ def test_cli_convert_keeps_state_beside_the_output_and_never_marks_it_loaded(tmp
     # convert again: not loaded, so not skipped
     assert main(["convert", str(src), "-o", str(tmp_path / "runs" / "out2"), "--no-parquet"]) == 0
     shutil.rmtree(tmp_path / "runs" / "out2")
+
+
+def test_every_5010_sample_one_after_another_into_sibling_folders(tmp_path: Path) -> None:
+    # What a payer trying fhirflow on third-party files does: one file per run, each into its own
+    # folder beside the others, loading each. Every CLM is a Claim, every CLP an EOB, every HD a
+    # Coverage (one per business key: a sample that repeats a claim gives one): nothing is taken for
+    # a re-send. Sending them all again skips every one, loses none.
+    from test_x12 import VALID
+
+    def _count(path: Path, seg: str) -> int:  # distinct business keys (element 1): a repeated claim is one
+        text = path.read_bytes().lstrip(b"\xef\xbb\xbf \r\n").decode("latin-1")
+        el, term = text[3], text.split(text[3], 16)[16][1]
+        return len({s.strip().split(el)[1] for s in text.split(term) if s.strip().startswith(seg + el)})
+
+    from etl.config import Strictness
+    from etl.sources.x12.scan import scan_interchanges
+
+    runs = tmp_path / "runs"
+    config = JobConfig(parquet=False, state_url=str(runs / ".fhirflow-state.db"))
+    for i, path in enumerate(VALID):
+        miscounted = any(s.group_counts or s.iea_count for s in scan_interchanges(path))
+        cfg = replace(config, strictness=Strictness.IGNORE) if miscounted else config
+        summary = convert([path], runs / f"out-{i:02d}", cfg)
+        assert summary.skipped == 0 and summary.rejected == 0, path.name
+        assert summary.resources["Claim"] == _count(path, "CLM"), path.name
+        assert summary.resources["ExplanationOfBenefit"] == _count(path, "CLP"), path.name
+        if path.parent.parent.name == "834":
+            assert summary.resources["Coverage"] == _count(path, "HD"), path.name
+        _loaded(config, runs / f"out-{i:02d}")
+    again = convert(VALID, runs / "again", replace(config, strictness=Strictness.IGNORE))
+    assert again.succeeded == 0 and again.rejected == 0 and again.skipped == sum(f.skipped for f in again.files) > 0
+    assert sum(again.resources.values()) == 0
+    assert {s["file"] for s in again.skips} == {p.name for p in VALID}
