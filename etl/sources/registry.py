@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from etl.errors import Location, UnsupportedError
+from etl.sources.encoding import read_head
 
 # name -> "module:ClassName"; order matters only when two formats could both match.
 FORMATS: dict[str, str] = {
@@ -55,7 +56,7 @@ def available() -> list[str]:
 def detect(path: Path) -> str:
     """The name of the format of ``path``; :class:`UnsupportedError` if none recognises it."""
     with open(path, "rb") as fh:
-        head = fh.read(4096)
+        head = read_head(fh)  # 4 KiB; as many characters of UTF-16/32
     for name in available():
         if get_source(name).sniff(head):
             return name

@@ -34,6 +34,7 @@ from etl.config import JobConfig, Strictness
 from etl.errors import InputError, Location, ParseError, UnsupportedError
 from etl.sources.base import Unit
 from etl.sources.ccda.model import V3_NS, XSI_TYPE, Document, local
+from etl.sources.encoding import Utf8Transcoder, open_utf8
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -112,11 +113,20 @@ def read_documents(path: Path, config: JobConfig) -> Iterator[Unit[Document]]:
             f"the file is {size} bytes, over the C-CDA limit of {limit} bytes (ccda_max_bytes)",
             code="too-long"))
         return
-    with open(path, "rb") as fh:
-        yield from _documents(_Limited(fh, limit), path.name, limit, config.strictness)
+    try:
+        fh = open_utf8(path)
+    except ParseError as exc:
+        yield Unit(Location(path.name), error=exc.at(Location(path.name)))
+        return
+    with fh:
+        # libxml2 reads UTF-16 by itself but not UTF-32 with a BOM: every wide encoding is
+        # transcoded to UTF-8 (streamed), and the parser told so over the declaration's "UTF-16".
+        utf8 = isinstance(getattr(fh, "raw", None), Utf8Transcoder)
+        yield from _documents(_Limited(fh, limit), path.name, limit, config.strictness, "UTF-8" if utf8 else None)
 
 
-def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Strictness.WARN) -> Iterator[Unit[Document]]:
+def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Strictness.WARN,
+               encoding: str | None = None) -> Iterator[Unit[Document]]:
     loc = Location(file)
     found = 0
     reported = 0  # libxml2 errors already turned into error records
@@ -124,7 +134,7 @@ def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Stri
     last = ""  # the id of the last document read, to place an error that follows it
     events: Any = None
     try:
-        events = etree.XMLPullParser(events=("start", "end"), **_parser_options())
+        events = etree.XMLPullParser(events=("start", "end"), encoding=encoding, **_parser_options())
         for event, el in _pull(stream, events):
             if not checked:
                 checked = True
@@ -160,7 +170,8 @@ def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Stri
                 if new:
                     first = (fatal or new)[0]
                     yield Unit(Location(file, where), error=ParseError(
-                        f"not well-formed XML: {first.message[:120]} (line {first.line})", Location(file, where)))
+                        f"not well-formed XML: libxml2 {first.type_name} at line {first.line}, column {first.column}",
+                        Location(file, where)).quote("libxml2", str(first.message)))
                 else:
                     yield Unit(Location(file, where), record=doc, warnings=warnings)
                     yield from _broken_sections(doc, file)
@@ -182,7 +193,8 @@ def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Stri
         # The documents before the error were yielded already; this one names where it stopped.
         at = Location(file, f"the document after document {last}") if last else loc
         rest = "; the rest of the file could not be read (fix it and send the file again)" if found else ""
-        yield Unit(at, error=ParseError(f"not well-formed XML: {_syntax_message(exc)}{rest}", at))
+        yield Unit(at, error=ParseError(f"not well-formed XML: {_syntax_message(exc)}{rest}", at).quote(
+            "libxml2", str(getattr(exc, "msg", "") or "")))
         return
     if not found:
         yield Unit(loc, error=UnsupportedError("not a C-CDA document: no ClinicalDocument element", loc))
@@ -296,7 +308,10 @@ def _name(el: Any) -> str:
 
 
 def _syntax_message(exc: Any) -> str:
-    # libxml2 messages quote a little of the offending text; keep the message short and positional.
+    # libxml2's text quotes the offending markup, which in a broken document is often data (text
+    # read as a tag name: "tag mismatch: John line 1 and name"): the message names the error type
+    # and the position only; the text goes to the record's excerpt.
     line = getattr(exc, "lineno", None) or (exc.position[0] if getattr(exc, "position", None) else None)
-    msg = str(getattr(exc, "msg", "") or exc).split(",")[0][:120]
-    return f"{msg} (line {line})" if line else msg
+    last = exc.error_log.last_error if getattr(exc, "error_log", None) else None
+    kind = f"libxml2 {last.type_name}" if last is not None else "the XML parser stopped"
+    return f"{kind} at line {line}" if line else kind

@@ -17,6 +17,7 @@ from etl.sources.base import Unit
 from etl.sources.ccda.model import Document
 from etl.sources.ccda.parse import read_documents
 from etl.sources.ccda.to_fhir import to_fhir
+from etl.sources.encoding import utf8_head
 
 
 class CcdaSource:
@@ -26,7 +27,7 @@ class CcdaSource:
     name = "ccda"
 
     def sniff(self, head: bytes) -> bool:
-        body = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+        body = utf8_head(head).lstrip()
         if not body.startswith(b"<"):
             return False
         return b"ClinicalDocument" in body or b"urn:hl7-org:v3" in body

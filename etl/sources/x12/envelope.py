@@ -37,6 +37,7 @@ from pathlib import Path
 
 from etl.errors import EnvelopeError, InputError, Location, ParseError, UnsupportedError
 from etl.sources.base import Unit
+from etl.sources.encoding import open_utf8
 from etl.sources.x12.loops import LoopTracker
 from etl.sources.x12.model import Envelope, Seg, Transaction
 from etl.sources.x12.scan import InterchangeScan, scan_interchanges
@@ -150,7 +151,7 @@ def read_transactions(
     name = path.name
     if scans is None:
         scans = scan_interchanges(path)
-    with open(path, "rb") as fh:
+    with open_utf8(path) as fh:
         reader = SegmentReader(fh, name)
         yield from _read(reader, path, name, seen, done, max_bodies, scans, counts_reject)
         if reader.fatal is not None:
@@ -309,8 +310,8 @@ def _read(
                                       Location(name, ix_where(), "IEA")))
     if stray:
         trailing.append(ParseError(
-            f"{len(stray)} segment(s) outside any transaction set (first: {stray[0]!r}); "
-            "every segment must sit between ST and SE", Location(name, "outside ST/SE")))
+            f"{len(stray)} segment(s) outside any transaction set; every segment must sit between ST and SE",
+            Location(name, "outside ST/SE")).quote("segment", stray[0]))
     if not any_isa and reader.fatal is None:
         trailing.append(ParseError("no ISA interchange header: this is not an X12 file, or it is truncated",
                                    Location(name, "start of file", "ISA")))
@@ -414,7 +415,7 @@ def _parts(st: _Set, path: Path, delims: Delimiters, max_bodies: int, warnings: 
         tx = Transaction(env, kind, segs, part, parts, st.clp_total, first, last - first + 1)
         return Unit(location=Location(env.file, where), record=tx, warnings=warnings if part == 1 else [])
 
-    with open(path, "rb") as fh:
+    with open_utf8(path) as fh:
         for _, text in SegmentReader(fh, env.file, st.offset, delims):
             n += 1
             e = text.split(delims.element)

@@ -25,9 +25,10 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from etl.errors import EnvelopeError
+from etl.sources.encoding import open_utf8
 from etl.sources.x12.tokenize import CHUNK, SegmentReader, isa_delimiters
 
 _CRLF = b"\r\n"
@@ -60,7 +61,7 @@ def _el(e: list[str], i: int) -> str:
 
 def scan_interchanges(path: Path) -> list[InterchangeScan]:
     """One :class:`InterchangeScan` per ISA of ``path``, in file order."""
-    with open(path, "rb") as fh:
+    with open_utf8(path) as fh:
         fast = _scan_bytes(fh)
     return fast if fast is not None else _scan_segments(path)
 
@@ -71,7 +72,7 @@ def _pattern(term: bytes, sep: bytes) -> re.Pattern[bytes]:
     return re.compile(re.escape(term) + rb"[ \t]*(?:(ISA)[^A-Za-z0-9]|(IEA|GS|GE|ST)" + re.escape(sep) + rb")")
 
 
-def _scan_bytes(fh: BinaryIO) -> list[InterchangeScan] | None:
+def _scan_bytes(fh: IO[bytes]) -> list[InterchangeScan] | None:
     """The fast way (module doc), or None when the file needs the segment-by-segment one."""
     out: list[InterchangeScan] = []
     buf = fh.read(CHUNK).removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
@@ -164,7 +165,7 @@ def _scan_bytes(fh: BinaryIO) -> list[InterchangeScan] | None:
 def _scan_segments(path: Path) -> list[InterchangeScan]:
     """The segment-by-segment way, for the files :func:`_scan_bytes` leaves (module doc)."""
     out: list[InterchangeScan] = []
-    with open(path, "rb") as fh:
+    with open_utf8(path) as fh:
         reader = SegmentReader(fh, path.name)
         cur: InterchangeScan | None = None
         digest = hashlib.sha256()

@@ -11,6 +11,7 @@ from etl.config import JobConfig, Strictness
 from etl.errors import InputError, Location, UnsupportedError
 from etl.fhir.context import MappingContext
 from etl.sources.base import Unit
+from etl.sources.encoding import utf8_head
 from etl.sources.x12.envelope import Verdict, read_transactions
 from etl.sources.x12.model import Transaction
 from etl.sources.x12.scan import InterchangeScan, scan_interchanges
@@ -58,7 +59,7 @@ class X12Source:
         self._dirty: set[tuple[str, str, str]] = set()
 
     def sniff(self, head: bytes) -> bool:
-        body = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+        body = utf8_head(head).lstrip(b" \t\r\n")
         return body[:3] == b"ISA" and len(body) > 3 and not body[3:4].isalnum()
 
     def read(self, path: Path, config: JobConfig) -> Iterator[Unit[Transaction]]:

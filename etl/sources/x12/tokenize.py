@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 from etl.errors import EnvelopeError, Location
 
@@ -87,7 +87,7 @@ class SegmentReader:
     it can be split into segments.
     """
 
-    def __init__(self, fh: BinaryIO, name: str, start: int = 0, delimiters: Delimiters | None = None) -> None:
+    def __init__(self, fh: IO[bytes], name: str, start: int = 0, delimiters: Delimiters | None = None) -> None:
         self.fh = fh
         self.name = name
         self.start = start
