@@ -194,9 +194,9 @@ def _convert_unit(
                 log.warning("skipped in %s: %s", fs.name, unit.note)
         return
     if unit.error is not None:
-        _reject(errors, fs, unit.error.at(unit.location), ctx)
+        _reject(errors, fs, _quoting(unit.error, unit).at(unit.location), ctx)
         return
-    ctx.warnings = list(unit.warnings)
+    ctx.warnings, ctx.excerpts = list(unit.warnings), {}
     try:
         # Serialized as they come: a unit's lines take a fraction of its dicts' memory, and they
         # reach the sink only once the whole unit mapped (a unit is all or nothing).
@@ -213,10 +213,10 @@ def _convert_unit(
     fs.succeeded += 1
     for rtype, rid, line in lines:
         fhir.write_line(rtype, rid, line)
-    found = ctx.take_warnings()
+    found = ctx.take_warnings_quoted()
     if found:
         fs.warnings += len(found)
-        warnings.write(_warning_record(unit.location, found, ctx))
+        warnings.write(_warning_record(unit, found, ctx))
 
 
 def _internal(exc: Exception, doing: str, file: str) -> InternalError:
@@ -233,7 +233,7 @@ def _reject_mapped(unit: Unit[Any], source: Any, fs: FileSummary, exc: InputErro
     rejected = getattr(source, "rejected", None)
     if rejected is not None:
         rejected(unit.record)
-    _reject(errors, fs, exc.at(unit.location), ctx)
+    _reject(errors, fs, _quoting(exc, unit).at(unit.location), ctx)
 
 
 def _reject(sink: NdjsonSink, fs: FileSummary, exc: InputError, ctx: MappingContext) -> None:
@@ -243,9 +243,19 @@ def _reject(sink: NdjsonSink, fs: FileSummary, exc: InputError, ctx: MappingCont
     log.warning("rejected a unit of %s: %s", fs.name, exc.code)
 
 
-def _warning_record(loc: Location, warnings: list[str], ctx: MappingContext) -> dict[str, Any]:
+def _quoting(exc: InputError, unit: Unit[Any]) -> InputError:
+    """``exc`` with the source values that identify its unit (MSH-10) in its excerpt."""
+    for path, value in unit.quoted.items():
+        exc.quoted.setdefault(path, value)
+    return exc
+
+
+def _warning_record(unit: Unit[Any], warnings: list[tuple[str, dict[str, str]]], ctx: MappingContext) -> dict[str, Any]:
+    """The warnings record of a converted unit: one issue per warning, each with its source values
+    (and the first with those of the unit) in its excerpt, none in its text."""
     record = to_fhir_operation_outcome(
-        InputError("converted with warnings", loc, code="informational"), ctx
+        InputError("converted with warnings", unit.location, code="informational"), ctx
     )
-    record["issue"] = [issue("warning", "informational", w) for w in warnings]
+    record["issue"] = [issue("warning", "informational", w, quoted={**unit.quoted, **q} if i == 0 else q)
+                       for i, (w, q) in enumerate(warnings)]
     return record

@@ -13,6 +13,7 @@ import pytest
 from conftest import native_state
 
 from etl.cli import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, main
+from etl.fhir.outcome import source_excerpt
 
 HL7 = Path(__file__).resolve().parent / "data" / "hl7v2"
 GOOD = HL7 / "fhir-converter" / "ADT-A01-01.hl7"
@@ -41,7 +42,8 @@ def test_rejected_unit_exits_3_and_keeps_the_good_ones(tmp_path: Path, capsys: p
     assert main(["convert", str(_mixed(tmp_path)), "-o", str(out)]) == EXIT_REJECTED
     assert "1 unit(s) rejected" in capsys.readouterr().err
     (err,) = [orjson.loads(x) for x in (out / "errors" / "OperationOutcome.000.ndjson").read_bytes().splitlines()]
-    assert err["issue"][0]["diagnostics"].startswith("mixed.hl7: ") and "MSH-10 BROKEN1" in err["issue"][0]["diagnostics"]
+    assert err["issue"][0]["diagnostics"].startswith("mixed.hl7: ") and "BROKEN1" not in err["issue"][0]["diagnostics"]
+    assert source_excerpt(err["issue"][0])["MSH-10"] == "BROKEN1"  # quoted for the analyst, not in the text
     assert (out / "fhir" / "Patient.000.ndjson").read_bytes().count(b"\n") == 1
 
 

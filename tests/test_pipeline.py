@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from etl.config import JobConfig
+from etl.fhir.outcome import source_excerpt
 from etl.pipeline import convert
 from etl.sources.hl7v2.source import Hl7v2Source
 from etl.state import StateStore
@@ -53,7 +54,8 @@ def test_a_mapper_bug_on_one_message_rejects_it_and_the_rest_converts(
     assert issue["code"] == "exception"
     text = issue["details"]["text"]
     assert "TypeError" in text and "etl/" in text and "fhirflow bug" in text
-    assert "sample_batch1.hl7" in issue["diagnostics"] and "MSH-10" in issue["diagnostics"]
+    assert "sample_batch1.hl7" in issue["diagnostics"] and "message 2" in issue["diagnostics"]
+    assert "MSH-10" in source_excerpt(issue)
     everything = caplog.text + orjson.dumps(record).decode()
     assert PHI not in everything and "internal error" in caplog.text
 

@@ -29,21 +29,36 @@ class MappingContext(IdFactory):
         self.strictness = strictness
         self.source_timezone = source_timezone
         self.warnings: list[str] = []
+        # source values of the warnings, by the warning's index in ``warnings``: {spec path: value}
+        self.excerpts: dict[int, dict[str, str]] = {}
 
-    def problem(self, message: str, expression: str | None = None) -> None:
+    def problem(self, message: str, expression: str | None = None, value: str | None = None) -> None:
         """Report a recoverable data problem (unknown code, unparseable optional value).
 
         ``RAISE`` rejects the unit; ``WARN`` records a warning the run summary counts;
-        ``IGNORE`` only logs at debug level. The message must not quote patient data.
+        ``IGNORE`` only logs at debug level. The message must not quote the input (it goes to
+        logs); ``value``, the source value at fault, goes only into the record's source excerpt
+        (the error or warnings NDJSON), keyed by ``expression``.
         """
         text = f"{expression}: {message}" if expression else message
         if self.strictness is Strictness.RAISE:
-            raise MappingError(message, code="value").at_expression(expression)  # type: ignore[misc]
+            err = MappingError(message, code="value").at_expression(expression)
+            if value:
+                err.quote(expression or "value", value)
+            raise err
         if self.strictness is Strictness.WARN:
             self.warnings.append(text)
+            if value:
+                self.excerpts[len(self.warnings) - 1] = {expression or "value": value}
         log.debug("data problem: %s", text)
 
     def take_warnings(self) -> list[str]:
         """The warnings gathered since the last call, and forget them."""
-        out, self.warnings = self.warnings, []
+        return [text for text, _ in self.take_warnings_quoted()]
+
+    def take_warnings_quoted(self) -> list[tuple[str, dict[str, str]]]:
+        """The warnings gathered since the last call, each with its source excerpt (maybe empty),
+        and forget them."""
+        out = [(text, self.excerpts.get(i, {})) for i, text in enumerate(self.warnings)]
+        self.warnings, self.excerpts = [], {}
         return out

@@ -19,12 +19,26 @@ EXT_SOURCE_LOCATION = "https://fhirflow.dev/fhir/StructureDefinition/source-loca
 EXT_SOURCE_EXCERPT = "https://fhirflow.dev/fhir/StructureDefinition/source-excerpt"
 
 
-def issue(severity: str, code: str, text: str, expression: str | None = None) -> dict[str, Any]:
-    """One ``OperationOutcome.issue``."""
+def issue(severity: str, code: str, text: str, expression: str | None = None,
+          quoted: dict[str, str] | None = None) -> dict[str, Any]:
+    """One ``OperationOutcome.issue``; ``quoted`` (spec path -> source value) becomes its
+    source-excerpt extension."""
     out: dict[str, Any] = {"severity": severity, "code": code, "details": {"text": text}}
     if expression:
         out["expression"] = [expression]
+    if quoted:
+        # A sub-extension's url is a uri (no whitespace): "2010BA NM109" is keyed "2010BA-NM109".
+        out["extension"] = [{"url": EXT_SOURCE_EXCERPT, "extension": [
+            {"url": "-".join(path.split()) or "value", "valueString": value} for path, value in quoted.items()]}]
     return out
+
+
+def source_excerpt(issue_: dict[str, Any]) -> dict[str, str]:
+    """The source values of one issue of an error or warnings record (spec path -> value)."""
+    for ext in issue_.get("extension", []):
+        if ext.get("url") == EXT_SOURCE_EXCERPT:
+            return {e["url"]: e["valueString"] for e in ext.get("extension", [])}
+    return {}
 
 
 def to_fhir_operation_outcome(
@@ -38,11 +52,8 @@ def to_fhir_operation_outcome(
     loc = error.location or Location(file="<unknown>")
     text = error.message
     diagnostics = f"{loc.file}: {loc.where}: {text}" if loc.where else f"{loc.file}: {text}"
-    issues = [issue("error", error.code, text, loc.expression)]
+    issues = [issue("error", error.code, text, loc.expression, error.quoted)]
     issues[0]["diagnostics"] = diagnostics
-    if error.quoted:
-        issues[0]["extension"] = [{"url": EXT_SOURCE_EXCERPT, "extension": [
-            {"url": path, "valueString": value} for path, value in error.quoted.items()]}]
     issues += [issue("warning", "informational", w) for w in warnings or []]
     return {
         "resourceType": "OperationOutcome",

@@ -24,6 +24,9 @@ class Unit(Generic[R]):
     counts as skipped, neither converted nor rejected; ``note`` says why (one line, no PHI) and
     ``skip_detail`` gives its facts for the summary, the manifest and XCom (``{"interchange":
     "ISA06=… ISA13=…", "loaded_by": run, "loaded_at": time, "file": …}``).
+    ``quoted`` holds source values that identify the unit (MSH-10), keyed by spec path: the
+    pipeline adds them to the unit's error or warning record (the error NDJSON only, never the
+    location text; see :class:`etl.errors.InputError`).
     """
 
     location: Location
@@ -33,6 +36,7 @@ class Unit(Generic[R]):
     note: str = ""
     skip_detail: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    quoted: dict[str, str] = field(default_factory=dict)
 
 
 class Source(Protocol[R]):
@@ -41,7 +45,8 @@ class Source(Protocol[R]):
     name: str
 
     def sniff(self, head: bytes) -> bool:
-        """True if the first bytes of a file (up to 4 KiB, BOM included) look like this format."""
+        """True if the first bytes of a file (4 KiB, or 4096 characters of UTF-16/32; BOM included)
+        look like this format; :func:`etl.sources.encoding.utf8_head` reads them as UTF-8."""
         ...
 
     def read(self, path: Path, config: JobConfig) -> Iterator[Unit[R]]:

@@ -8,6 +8,8 @@ import orjson
 import pytest
 from dag_helpers import found, land, load_dag, staged_ids
 
+from etl.fhir.outcome import source_excerpt
+
 pytestmark = [pytest.mark.airflow, pytest.mark.hapi]
 
 HL7 = Path(__file__).resolve().parents[1] / "data" / "hl7v2"
@@ -55,7 +57,7 @@ def test_rejected_message_quarantines_file_loads_the_rest_and_fails_run(
     quarantined = sorted(p.name for p in root.glob("quarantine/hl7v2/*/*"))
     assert quarantined == ["mixed.hl7", "mixed.hl7.errors.ndjson"]
     (err,) = [orjson.loads(x) for x in next(root.glob("quarantine/hl7v2/*/mixed.hl7.errors.ndjson")).read_bytes().splitlines()]
-    assert "MSH-10 BROKEN1" in err["issue"][0]["diagnostics"]
+    assert source_excerpt(err["issue"][0])["MSH-10"] == "BROKEN1"
     # The good message of the mixed file was loaded too: its patient and encounter are on the server.
     found = _on_server(hapi_url, root)
     assert found["Patient"] == 2 and found["Encounter"] == 1 and found["Observation"] >= 1

@@ -152,7 +152,7 @@ def ts(el: Element | None, ctx: MappingContext, where: str = "effectiveTime") ->
         except ValueError:
             out = None  # e.g. 20120231: the pattern matched, the calendar disagrees
     if out is None:
-        ctx.problem("is not a valid HL7 v3 TS (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ])", where)
+        ctx.problem("is not a valid HL7 v3 TS (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ])", where, value)
     return out
 
 
@@ -200,7 +200,7 @@ def quantity(el: Element | None, ctx: MappingContext, where: str = "value") -> J
         return None
     value = decimal(raw)
     if value is None:
-        ctx.problem("PQ/@value is not a number", where)
+        ctx.problem("PQ/@value is not a number", where, raw)
         return None
     out: Json = {"value": value}
     unit = attr(el, "unit")
@@ -209,7 +209,7 @@ def quantity(el: Element | None, ctx: MappingContext, where: str = "value") -> J
     elif unit:
         # C-CDA requires UCUM, but senders write "Puffs" or "tablet": keep the text, claim no code.
         out["unit"] = unit
-        ctx.problem("PQ/@unit is not a UCUM unit; kept as text only", where + "/@unit")
+        ctx.problem("PQ/@unit is not a UCUM unit; kept as text only", where + "/@unit", unit)
     return out
 
 

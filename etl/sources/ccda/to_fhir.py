@@ -213,7 +213,8 @@ def to_fhir(doc: Document, ctx: MappingContext, *, embed_document: bool = True) 
             expression = exc.location.expression if isinstance(exc, InputError) and exc.location else None
             err = MappingError(f"the section could not be read: {reason}",
                                Location(doc.file, f"{where}, {section_label(section)}", expression),
-                               code=exc.code if isinstance(exc, InputError) else "structure")
+                               code=exc.code if isinstance(exc, InputError) else "structure",
+                               quoted=exc.quoted if isinstance(exc, InputError) else None)
             doc.broken.append(err)
             fallback = map_section_narrative_only(section, b)
             sections.append(fallback)

@@ -113,12 +113,15 @@ class Message:
             raise ParseError(f"MSH-2 has {len(enc_chars)} encoding characters, 4 are required", code="structure")
         self.encoding = Encoding(sep, enc_chars[0], enc_chars[1], enc_chars[2], enc_chars[3])
         self.segments = [Segment(s, self.encoding) for s in segments]
-        for seg in self.segments:
+        for n, seg in enumerate(self.segments, start=1):
             if not re.match(r"^[A-Z][A-Z0-9]{2}$", seg.name) or (len(seg.text) > 3 and seg.text[3] != sep):
+                # What stands there is often data (a line break inside a field starts a "segment"
+                # with a name or a date): it goes to the excerpt, never into the message.
                 raise ParseError(
-                    f"segment {seg.name!r} is not a valid segment id followed by {sep!r}",
+                    f"segment {n} of the message does not start with a segment id (three upper-case letters "
+                    "or digits) followed by the field separator of MSH-1 (a line break inside a field?)",
                     code="structure",
-                )
+                ).quote(f"segment-{n}", seg.text[:80])
 
     def all(self, name: str) -> list[Segment]:
         return [s for s in self.segments if s.name == name]

@@ -1,10 +1,11 @@
 """Stream HL7 v2 files message by message.
 
 Handles plain concatenated messages, batches (BHS … BTS) and files (FHS … FTS) as defined in
-HL7 v2.5 §2.10.3, segment terminators CR, LF or CRLF, a UTF-8 BOM, MLLP framing bytes, and blank
-lines. Memory stays at one message whatever the file size. Envelope problems (a BHS without BTS,
-BTS-1/FTS-1 counts that disagree) are reported as their own error units after the messages,
-which still convert.
+HL7 v2.5 §2.10.3, segment terminators CR, LF or CRLF, a byte-order mark (UTF-8, or UTF-16/32,
+transcoded as it is read: :mod:`etl.sources.encoding`), MLLP framing bytes, and blank lines. Memory
+stays at one message whatever the file size. Envelope problems (a BHS without BTS, BTS-1/FTS-1
+counts that disagree) are reported as their own error units after the messages, which still
+convert, except the one a truncated file ends in (see :func:`read_messages`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from etl.config import Strictness
 from etl.errors import EnvelopeError, InputError, Location, ParseError
 from etl.sources.base import Unit
+from etl.sources.encoding import open_utf8
 from etl.sources.hl7v2.model import Message
 
 _SPLIT = re.compile(rb"\r\n|\r|\n")
@@ -23,32 +26,61 @@ _FRAMING = bytes([0x0B, 0x1C])  # MLLP start block / end block, sometimes left i
 CHUNK = 1 << 20
 
 
+class Lines:
+    """``(line number, segment bytes)`` for every non-blank segment, any terminator, streamed.
+
+    Once iterated, ``terminated`` says whether the file's last segment ended with a segment
+    terminator (CR, LF, CRLF) or an MLLP end block, and ``open_frame`` whether the file ended
+    inside an MLLP block (a 0x0B start block without its 0x1C end block): what tells a file cut
+    off in the middle (see :func:`read_messages`).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.terminated = True
+        self.open_frame = False
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        lineno = 0
+        rest = b""
+        with open_utf8(self.path) as fh:
+            first = True
+            while True:
+                chunk = fh.read(CHUNK)
+                if not chunk:
+                    break
+                if first:
+                    chunk = chunk.removeprefix(b"\xef\xbb\xbf")
+                    first = False
+                data = rest + chunk
+                parts = _SPLIT.split(data)
+                # A chunk can end between CR and LF: hold the last part (and a trailing CR) back.
+                rest = parts.pop()
+                if data.endswith(b"\r"):
+                    rest = b""
+                for part in parts:
+                    lineno += 1
+                    if part and (part[0] in _FRAMING or part[-1] in _FRAMING):
+                        self._frame(part)
+                    seg = part.strip(_FRAMING).strip()
+                    if seg:
+                        yield lineno, seg
+        if rest:
+            self._frame(rest)
+        last = rest.strip(_FRAMING).strip()
+        self.terminated = not last or rest.rstrip().endswith(b"\x1c")
+        if last:
+            yield lineno + 1, last
+
+    def _frame(self, part: bytes) -> None:
+        start, end = part.rfind(b"\x0b"), part.rfind(b"\x1c")
+        if start != end:  # both -1 when neither is there
+            self.open_frame = start > end
+
+
 def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """(line number, segment bytes) for every non-blank segment, any terminator, streamed."""
-    lineno = 0
-    rest = b""
-    with open(path, "rb") as fh:
-        first = True
-        while True:
-            chunk = fh.read(CHUNK)
-            if not chunk:
-                break
-            if first:
-                chunk = chunk.removeprefix(b"\xef\xbb\xbf")
-                first = False
-            data = rest + chunk
-            parts = _SPLIT.split(data)
-            # A chunk can end between CR and LF: hold the last part (and a trailing CR) back.
-            rest = parts.pop()
-            if data.endswith(b"\r"):
-                rest = b""
-            for part in parts:
-                lineno += 1
-                seg = part.strip(_FRAMING).strip()
-                if seg:
-                    yield lineno, seg
-        if rest.strip(_FRAMING).strip():
-            yield lineno + 1, rest.strip(_FRAMING).strip()
+    return iter(Lines(path))
 
 
 def decode(raw: bytes) -> str:
@@ -77,18 +109,32 @@ class _Batch:
     loose: int = 0  # FHS only: messages outside any BHS (an implicit batch, as senders do)
 
 
-def read_messages(path: Path) -> Iterator[Unit[Message]]:
-    """Units of one HL7 v2 file: one per message, plus one per broken envelope."""
+def read_messages(path: Path, strictness: Strictness = Strictness.WARN) -> Iterator[Unit[Message]]:
+    """Units of one HL7 v2 file: one per message, plus one per broken envelope and one per run of
+    segments outside any message (a PID before the first MSH, segments after a BTS).
+
+    A file cut off in the middle is told by what is missing at its end, and costs the message the
+    file ends in (the ones before it are whole: another MSH followed them):
+
+    - the file ends inside a batch or file envelope (BHS without its BTS, FHS without its FTS), or
+      inside an MLLP block (0x0B without its 0x1C): the last message is rejected (``incomplete``),
+      and the missing trailer is its own error record;
+    - the last segment has no segment terminator (HL7 v2.5.1 §2.5.1 ends every segment with a
+      carriage return). Hand-written files often omit the last one, so this follows
+      ``strictness``: ``warn`` (default) converts the message with a warning, ``raise`` rejects
+      it, ``ignore`` says nothing.
+    """
     name = path.name
+    lines = Lines(path)
     current: list[str] = []
     start_line = 0
     index = 0
     fhs: _Batch | None = None
     bhs: _Batch | None = None
     envelope_errors: list[InputError] = []
-    stray: list[int] = []
+    stray: list[int] = []  # the run of segments outside any message being read: first line, count
 
-    def flush() -> Unit[Message] | None:
+    def flush(cut: str = "") -> Unit[Message] | None:
         nonlocal current, index
         if not current:
             return None
@@ -97,17 +143,26 @@ def read_messages(path: Path) -> Iterator[Unit[Message]]:
             bhs.messages += 1
         elif fhs is not None:
             fhs.loose += 1
-        unit = _to_unit(name, RawMessage(index, start_line, current))
+        unit = _to_unit(name, RawMessage(index, start_line, current), cut)
         current = []
         return unit
 
-    for lineno, raw in iter_lines(path):
+    def end_stray() -> None:
+        if stray:
+            envelope_errors.append(ParseError(
+                f"{stray[1]} segment(s) outside any message, from line {stray[0]}: every message must "
+                "start with MSH, so they were not converted", Location(name, f"line {stray[0]}")))
+            stray.clear()
+
+    for lineno, raw in lines:
         tag = raw[:3]
         if tag == b"MSH":
+            end_stray()
             if (u := flush()) is not None:
                 yield u
             current, start_line = [decode(raw)], lineno
         elif tag in (b"FHS", b"BHS", b"BTS", b"FTS"):
+            end_stray()
             if (u := flush()) is not None:
                 yield u
             text = decode(raw)
@@ -143,19 +198,29 @@ def read_messages(path: Path) -> Iterator[Unit[Message]]:
                     fhs = None
         elif current:
             current.append(decode(raw))
+        elif stray:
+            stray[1] += 1
         else:
-            stray.append(lineno)
-    if (u := flush()) is not None:
+            stray.extend((lineno, 1))
+    end_stray()
+    cut = ""
+    if bhs is not None:
+        cut = f"the file ends inside the batch opened by BHS at line {bhs.header_line}, before its BTS"
+    elif fhs is not None:
+        cut = f"the file ends inside the file envelope opened by FHS at line {fhs.header_line}, before its FTS"
+    elif lines.open_frame:
+        cut = "the file ends inside an MLLP block (a 0x0B start block without its 0x1C end block)"
+    elif not lines.terminated and strictness is Strictness.RAISE:
+        cut = "the file's last segment has no segment terminator (carriage return)"
+    if (u := flush(cut)) is not None:
+        if not lines.terminated and not cut and strictness is Strictness.WARN:
+            u.warnings.append("the file's last segment has no segment terminator (carriage return; HL7 v2.5.1 "
+                              "§2.5.1): if the file was cut off, this message is incomplete; converted as it is")
         yield u
     if bhs is not None:
         envelope_errors.append(EnvelopeError(f"batch opened by BHS at line {bhs.header_line} has no BTS", Location(name, f"line {bhs.header_line}")))
     if fhs is not None:
         envelope_errors.append(EnvelopeError(f"file opened by FHS at line {fhs.header_line} has no FTS", Location(name, f"line {fhs.header_line}")))
-    if stray:
-        envelope_errors.append(ParseError(
-            f"{len(stray)} segment(s) outside any message (first at line {stray[0]}); "
-            "every message must start with MSH",
-            Location(name, f"line {stray[0]}")))
     if index == 0 and not envelope_errors:
         envelope_errors.append(ParseError("no HL7 v2 message (MSH segment) in the file", Location(name)))
     for err in envelope_errors:
@@ -168,16 +233,23 @@ def _count(text: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _to_unit(name: str, raw: RawMessage) -> Unit[Message]:
+def _to_unit(name: str, raw: RawMessage, cut: str = "") -> Unit[Message]:
+    # The place is the message's position; MSH-10 (a value of the sender's) is quoted for the
+    # error NDJSON only, like every source value (etl.errors.InputError).
+    loc = Location(name, f"message {raw.index} at line {raw.line}")
     control = _msh10(raw.segments[0])
-    where = (f"message {raw.index} (MSH-10 {control})" if control
-             else f"message {raw.index} at line {raw.line} (no MSH-10)")
-    loc = Location(name, where)
+    quoted = {"MSH-10": control} if control else {}
+    if cut:
+        err = EnvelopeError(f"the message may be cut off: {cut}; it is not converted (send the file again whole)",
+                            loc, code="incomplete", quoted=quoted)
+        return Unit(location=loc, error=err, quoted=quoted)
     try:
         msg = Message(raw.segments)
     except ParseError as exc:
-        return Unit(location=loc, error=exc.at(loc))
-    return Unit(location=loc, record=msg)
+        for path, value in quoted.items():
+            exc.quoted.setdefault(path, value)
+        return Unit(location=loc, error=exc.at(loc), quoted=quoted)
+    return Unit(location=loc, record=msg, quoted=quoted)
 
 
 def _msh10(msh: str) -> str:

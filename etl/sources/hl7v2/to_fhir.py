@@ -61,7 +61,7 @@ def _dt(value: str, ctx: MappingContext, path: str) -> str | None:
         return None
     out = ts_to_fhir(value, ctx.source_timezone)
     if out is None:
-        ctx.problem("is not a valid HL7 timestamp (expected YYYY[MM[DD[HHMM[SS]]]][+ZZZZ])", path)
+        ctx.problem("is not a valid HL7 timestamp (expected YYYY[MM[DD[HHMM[SS]]]][+ZZZZ])", path, value)
     return out
 
 
@@ -184,13 +184,13 @@ def to_fhir_patient(msg: Message, ctx: MappingContext) -> Resource:
         if gender:
             patient["gender"] = gender
         else:
-            ctx.problem(f"administrative sex {sex!r} is not in HL7 table 0001", "PID-8")
+            ctx.problem("administrative sex is not in HL7 table 0001", "PID-8", sex)
     if pid.get(7):
         birth = ts_to_fhir(pid.get(7), date_only=True)
         if birth:
             patient["birthDate"] = birth
         else:
-            ctx.problem("birth date is not a valid HL7 date", "PID-7")
+            ctx.problem("birth date is not a valid HL7 date", "PID-7", pid.get(7))
     death_flag, death_time = pid.get(30), pid.get(29)
     if death_time and (dt := _dt(death_time, ctx, "PID-29")):
         patient["deceasedDateTime"] = dt
@@ -203,7 +203,7 @@ def to_fhir_patient(msg: Message, ctx: MappingContext) -> Resource:
         if marital.upper() in codes.MARITAL_STATUS:
             patient["maritalStatus"] = {"coding": [{"system": codes.MARITAL_STATUS_SYSTEM, "code": marital.upper()}]}
         else:
-            ctx.problem(f"marital status {marital!r} is not in HL7 table 0002", "PID-16")
+            ctx.problem("marital status is not in HL7 table 0002", "PID-16", marital)
     if pid.get(15):
         patient["communication"] = [{"language": {"text": pid.get(15)}}]
     return patient
@@ -243,7 +243,7 @@ def to_fhir_encounter(msg: Message, ctx: MappingContext, patient_id: str) -> Res
         enc["class"] = {"system": codes.ACT_CODE, "code": code, "display": display}
     else:
         if patient_class:
-            ctx.problem(f"patient class {patient_class!r} is not in HL7 table 0004", "PV1-2")
+            ctx.problem("patient class is not in HL7 table 0004", "PV1-2", patient_class)
         # Encounter.class is required (1..1) in R4: say explicitly that it is unknown.
         enc["class"] = {"system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK",
                         "display": "unknown"}
@@ -308,7 +308,7 @@ def to_fhir_observation(
         "subject": reference("Patient", patient_id),
     }
     if status_code and status_code not in codes.OBSERVATION_STATUS:
-        ctx.problem(f"result status {status_code!r} is not in HL7 table 0085", "OBX-11")
+        ctx.problem("result status is not in HL7 table 0085", "OBX-11", status_code)
     when = _dt(obx.get(14), ctx, "OBX-14") or effective
     if when:
         obs["effectiveDateTime"] = when
@@ -336,7 +336,7 @@ def _observation_value(obx: Segment, obs: Resource, ctx: MappingContext) -> None
     if vtype == "NM":
         number = decimal(first.get(1))
         if number is None:
-            ctx.problem("numeric result is not a number; kept as text", "OBX-5")
+            ctx.problem("numeric result is not a number; kept as text", "OBX-5", first.get(1))
             obs["valueString"] = first.raw
             return
         qty: dict[str, Any] = {"value": number}

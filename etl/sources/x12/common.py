@@ -70,7 +70,7 @@ def date(value: str, ctx: MappingContext, path: str) -> str | None:
         return None
     out = ts_to_fhir(value[:8], date_only=True) if len(value) >= 8 else None
     if out is None or len(out) != 10:
-        ctx.problem("is not a valid CCYYMMDD date", path)
+        ctx.problem("is not a valid CCYYMMDD date", path, value)
         return None
     return out
 
@@ -92,7 +92,7 @@ def money(value: str, ctx: MappingContext, path: str) -> dict[str, Any] | None:
         return None
     v = decimal(value)
     if v is None:
-        ctx.problem("is not a number", path)
+        ctx.problem("is not a number", path, value)
         return None
     return {"value": v, "currency": "USD"}
 

@@ -83,13 +83,14 @@ class LoopTracker:
         self.claim = None
         if self.kind in ("837P", "837I") and not self.claim_has_hi:
             raise MappingError(
-                f"claim {claim.get(1)!r} (loop 2300, CLM at segment {claim.n}) has no HI segment: "
+                f"the claim (loop 2300, CLM at segment {claim.n}) has no HI segment: "
                 "the health care diagnosis code is required for professional and institutional claims",
-                code="required").at_expression("2300 HI")
+                code="required").at_expression("2300 HI").quote("CLM01", claim.get(1))
         if not self.claim_lines:
             raise MappingError(
-                f"claim {claim.get(1)!r} (loop 2300, CLM at segment {claim.n}) has no service line "
-                "(loop 2400 LX); the TR3 requires at least one", code="required").at_expression("2400 LX")
+                f"the claim (loop 2300, CLM at segment {claim.n}) has no service line "
+                "(loop 2400 LX); the TR3 requires at least one", code="required").at_expression("2400 LX").quote(
+                "CLM01", claim.get(1))
 
     def _close_hl(self) -> None:
         self._close_name_loop()
@@ -126,8 +127,8 @@ class LoopTracker:
         sid = seg.e[0]
         if sid not in _VALID_IDS:
             if not SEGMENT_ID.match(sid):
-                raise ParseError(f"{sid!r} is not a valid segment identifier (2-3 upper-case letters/digits)",
-                                 code="structure")
+                raise ParseError("a segment does not start with a valid segment identifier (2-3 upper-case "
+                                 "letters/digits)", code="structure").quote("segment", sid[:80])
             _VALID_IDS.add(sid)
         if self._is_837:
             if sid == "SE":
@@ -150,8 +151,8 @@ class LoopTracker:
             self._close_hl()
             level = seg.get(3)
             if level not in _HL_LOOP:
-                raise MappingError(f"HL03 hierarchical level code {level!r} is not 20, 22 or 23",
-                                   code="value").at_expression("HL03")
+                raise MappingError("HL03 hierarchical level code is not 20, 22 or 23",
+                                   code="value").at_expression("HL03").quote("HL03", level)
             self.hl_level, self.hl_loops, self.hl_first = level, set(), seg
             self.loop = seg.loop = _HL_LOOP[level]
             return

@@ -126,7 +126,7 @@ def to_fhir_member(
         end = next((date(s.get(3), ctx, "DTP03 (349)") for s in block if s.e[0] == "DTP" and s.get(1) == "349"), None)
         status = codes.MAINTENANCE_STATUS.get(hd_maint)
         if status is None:
-            ctx.problem(f"maintenance type code {hd_maint!r} is not in X12 element 875", "HD01")
+            ctx.problem("maintenance type code is not in X12 element 875", "HD01", hd_maint)
             status = "active"
         if maint == "024":
             status = "cancelled"

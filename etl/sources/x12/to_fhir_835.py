@@ -148,7 +148,7 @@ def to_fhir_eob(
     eob["claim"] = {"identifier": {"system": local_system("patient-control-number"), "value": pcn}}
     eob["outcome"] = codes.CLP_STATUS_OUTCOME.get(status, "complete")
     if status not in codes.CLP_STATUS_OUTCOME:
-        ctx.problem(f"claim status code {status!r} is not in X12 element 1029", "CLP02")
+        ctx.problem("claim status code is not in X12 element 1029", "CLP02", status)
     if status in codes.CLP_STATUS_TEXT:
         eob["disposition"] = codes.CLP_STATUS_TEXT[status]
     eob["insurance"] = [{"focal": True, "coverage": {"identifier": {
@@ -171,7 +171,7 @@ def to_fhir_eob(
                 if mods := [m for m in comps[2:6] if m]:
                     item["modifier"] = [concept(codes.HCPCS if system != codes.CPT else codes.CPT, m) for m in mods]
             else:
-                ctx.problem(f"SVC01 composite {s.get(1)!r} has no code (component separator?)", "SVC01")
+                ctx.problem("SVC01 composite has no code (component separator?)", "SVC01", s.get(1))
                 item["productOrService"] = {"text": s.get(1) or "unknown"}
             if s.get(4):
                 item["revenue"] = concept(codes.NUBC_REVENUE, s.get(4))
@@ -247,8 +247,9 @@ def to_fhir_payment_reconciliation(
             details.append(detail)
     expected = round(tx.claim_charge_total - plb_sum, 2)
     if abs(expected - float(total["value"])) > 0.005:
-        ctx.problem(f"BPR02 total payment {total['value']} does not balance: the sum of CLP04 "
-                    f"({tx.claim_charge_total:.2f}) less PLB adjustments ({plb_sum:.2f}) is {expected:.2f}", "BPR02")
+        ctx.problem("BPR02 total payment does not balance with the sum of CLP04 less the PLB adjustments", "BPR02",
+                    f"BPR02 {total['value']}; CLP04 sum {tx.claim_charge_total:.2f}; PLB {plb_sum:.2f}; "
+                    f"expected {expected:.2f}")
     method = bpr.get(4)
     res: Resource = {
         "resourceType": "PaymentReconciliation",

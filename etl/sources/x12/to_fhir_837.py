@@ -171,7 +171,7 @@ def _patient(nm1: Seg, n3: Seg | None, n4: Seg | None, dmg: Seg | None, ctx: Map
             if sex in codes.GENDER:
                 res["gender"] = codes.GENDER[sex]
             else:
-                ctx.problem(f"gender code {sex!r} is not F, M or U", "DMG03")
+                ctx.problem("gender code is not F, M or U", "DMG03", sex)
         if dmg.get(1) == "D8" and dmg.get(2):
             birth = date(dmg.get(2), ctx, "DMG02")
             if birth:
@@ -247,8 +247,8 @@ def _accident(clm: Seg, segs: list[Seg], ctx: MappingContext) -> dict[str, Any] 
     day = date(when.get(3), ctx, "DTP03 (439 accident date)") if when is not None else None
     if day is None:
         # R4 requires Claim.accident.date: without DTP*439 the cause cannot be recorded there.
-        ctx.problem(f"related cause {causes[0]} is given without a 2300 DTP*439 accident date; "
-                    "Claim.accident was left out", "CLM11")
+        ctx.problem("a related cause is given without a 2300 DTP*439 accident date; "
+                    "Claim.accident was left out", "CLM11", clm.get(11))
         return None
     out: dict[str, Any] = {"date": day}
     code, display = kinds[0]
@@ -284,7 +284,7 @@ def to_fhir_claim(
     if not freq:
         raise _fail("CLM05-3 claim frequency type code is missing", tx, clm, "CLM05-3")
     if freq not in codes.CLAIM_FREQUENCY_TEXT:
-        ctx.problem(f"claim frequency code {freq!r} is not in the NUBC list (0-9)", "CLM05-3")
+        ctx.problem("claim frequency code is not in the NUBC list (0-9)", "CLM05-3", freq)
     claim: Resource = {
         "resourceType": "Claim",
         "id": ctx.make("Claim", submitter, clm01),
@@ -501,7 +501,7 @@ def _hi(s: Seg, kind: str, diagnoses: list[dict[str, Any]], procedures: list[dic
         elif q in codes.HI_VALUE_QUALIFIERS:
             continue  # value/occurrence/condition codes: not mapped yet (kept in the source file)
         else:
-            ctx.problem(f"HI code list qualifier {q!r} is not mapped", f"HI{k:02d}-1")
+            ctx.problem("HI code list qualifier is not mapped", f"HI{k:02d}-1", q)
 
 
 def _service(s: Seg, item: dict[str, Any], kind: str, facility: str, ctx: MappingContext) -> None:
@@ -523,7 +523,7 @@ def _service(s: Seg, item: dict[str, Any], kind: str, facility: str, ctx: Mappin
         if comps[0] == "HC" and code[:1].isdigit():
             system = codes.CPT  # HCPCS Level I (CPT) codes are numeric
         elif system is None:
-            ctx.problem(f"product/service id qualifier {comps[0]!r} is not mapped", f"{sid}{comp_el:02d}-1")
+            ctx.problem("product/service id qualifier is not mapped", f"{sid}{comp_el:02d}-1", comps[0])
         item["productOrService"] = concept(system, code)
         mods = [m for m in comps[2:6] if m]
         if mods:
@@ -571,7 +571,7 @@ def _tooth(s: Seg, item: dict[str, Any], ctx: MappingContext) -> None:
         ctx.problem("TOO segment without a tooth number", "TOO02")
         return
     if s.get(1) != codes.TOOTH_QUALIFIER:
-        ctx.problem(f"tooth code list qualifier {s.get(1)!r} is not JP (ADA Universal); tooth kept as sent", "TOO01")
+        ctx.problem("tooth code list qualifier is not JP (ADA Universal); tooth kept as sent", "TOO01", s.get(1))
     surfaces = [x for x in s.comps(3) if x]
     item.setdefault("_teeth", []).append((s.get(1), tooth, surfaces))
 
@@ -601,7 +601,7 @@ def _oral_sites(item: dict[str, Any], info: _Info, ctx: MappingContext) -> None:
         item["subSite"] = [concept(codes.SURFACE, x) for x in teeth[0][2]]
     for _, tooth, surfaces in teeth[1:]:
         if surfaces:
-            ctx.problem(f"surfaces of tooth {tooth} cannot be kept: item.subSite holds the first tooth's", "TOO03")
+            ctx.problem("the surfaces of a second tooth cannot be kept: item.subSite holds the first tooth's", "TOO03", tooth)
     for site in sites[1:]:
         code = site["coding"][0]
         seq = info("additionalbodysite", code.get("system"), code["code"])
@@ -625,7 +625,7 @@ def _tooth_status(s: Seg, info: _Info, ctx: MappingContext) -> None:
     elif status in codes.TOOTH_STATUS:
         info("info", tc.get("system"), tooth, valueString=f"tooth status: {codes.TOOTH_STATUS[status]}")
     else:
-        ctx.problem(f"tooth status code {status!r} is not E or M (X12 element 1368)", "DN202")
+        ctx.problem("tooth status code is not E or M (X12 element 1368)", "DN202", status)
 
 
 def _orthodontics(s: Seg, placed: str | None, info: _Info, ctx: MappingContext) -> None:

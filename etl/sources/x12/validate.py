@@ -84,6 +84,9 @@ def validate_file(path: Path, versions: set[str]) -> tuple[InputError | None, li
     text999 = ack.getvalue().replace("\n", "")
     ik = [s for s in text999.split("~") if s.startswith(("IK3", "IK4", "IK5", "AK9"))][:20]
     findings = records[:20]
-    msg = (f"pyx12 found the file invalid against its TR3 map ({len(records)} finding(s)): "
-           + "; ".join(findings or ["see the 999"]) + (f". 999: {'~'.join(ik)}" if ik else ""))
-    return ValidationFailed(msg, Location(path.name, "whole file (pyx12 --validate)")), []
+    # pyx12's findings and the 999's IK3/IK4 segments quote element values: the excerpt, not the text.
+    err = ValidationFailed(f"pyx12 found the file invalid against its TR3 map ({len(records)} finding(s)); "
+                           "the findings and the 999 segments are in this record's source excerpt",
+                           Location(path.name, "whole file (pyx12 --validate)"))
+    err.quote("pyx12", "; ".join(findings or ["see the 999"])).quote("999", "~".join(ik))
+    return err, []

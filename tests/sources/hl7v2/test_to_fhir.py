@@ -11,6 +11,7 @@ import pytest
 from etl.config import JobConfig, Strictness
 from etl.errors import MappingError, UnsupportedError
 from etl.fhir.context import MappingContext
+from etl.fhir.outcome import source_excerpt
 from etl.fhir.validation import validate_model
 from etl.pipeline import convert
 from etl.sources.hl7v2.model import Message
@@ -109,12 +110,15 @@ def test_strictness_setting() -> None:
     bad = [ADT[0], ADT[2].replace("|M||2106-3", "|Q||2106-3")]
     ctx = _ctx(Strictness.WARN)
     patient = to_fhir(Message(bad), ctx)[0]
-    assert "gender" not in patient and ctx.take_warnings() == ["PID-8: administrative sex 'Q' is not in HL7 table 0001"]
+    # the value at fault goes to the warning's excerpt, never into its text (logs)
+    assert "gender" not in patient and ctx.take_warnings_quoted() == [
+        ("PID-8: administrative sex is not in HL7 table 0001", {"PID-8": "Q"})]
     ignore = _ctx(Strictness.IGNORE)
     to_fhir(Message(bad), ignore)
     assert ignore.take_warnings() == []
-    with pytest.raises(MappingError):
+    with pytest.raises(MappingError) as raised:
         to_fhir(Message(bad), _ctx(Strictness.RAISE))
+    assert "'Q'" not in raised.value.message and raised.value.quoted == {"PID-8": "Q"}
 
 
 def test_every_sample_resource_is_valid_r4(tmp_path: Path, config: JobConfig) -> None:
@@ -139,7 +143,8 @@ def test_bad_message_in_batch_becomes_error_record_and_others_convert(tmp_path: 
     assert err["resourceType"] == "OperationOutcome"
     issue = err["issue"][0]
     assert issue["severity"] == "error" and issue["expression"] == ["PID-3"]
-    assert "batch.hl7" in issue["diagnostics"] and "MSH-10 BAD9" in issue["diagnostics"]
+    assert "batch.hl7" in issue["diagnostics"] and "BAD9" not in issue["diagnostics"]
+    assert source_excerpt(issue) == {"MSH-10": "BAD9"}
     assert "patient cannot be identified" in issue["details"]["text"]
     assert validate_model(err) == []
     assert summary.resources["Observation"] == 4

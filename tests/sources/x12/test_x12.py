@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from etl.config import JobConfig, Strictness
 from etl.errors import InputError
 from etl.fhir.context import MappingContext
+from etl.fhir.outcome import source_excerpt
 from etl.fhir.validation import validate_model
 from etl.pipeline import convert
 from etl.sources.x12.envelope import read_transactions
@@ -377,10 +378,13 @@ def test_validate_adds_pyx12_findings_to_the_error_records(tmp_path: Path) -> No
     without = convert([path], tmp_path / "plain", JobConfig(parquet=False))
     summary = convert([path], tmp_path / "out", JobConfig(parquet=False, x12_validate=True))
     assert summary.rejected == without.rejected + 1
-    (finding,) = [e for e in _errors(tmp_path / "out") if "pyx12" in e]
-    assert finding.startswith("x12_segment_errors.txt: whole file (pyx12 --validate)")
-    assert 'Mandatory segment "Billing Provider Address" (N3) missing' in finding
-    assert "IK3*N3" in finding  # the 999 pyx12 wrote
+    (issue,) = [json.loads(x)["issue"][0] for f in (tmp_path / "out" / "errors").glob("*.ndjson")
+                for x in f.read_text().splitlines() if "pyx12" in x]
+    assert issue["diagnostics"].startswith("x12_segment_errors.txt: whole file (pyx12 --validate)")
+    # pyx12's findings quote element values: in the record's excerpt, not its text
+    excerpt = source_excerpt(issue)
+    assert 'Mandatory segment "Billing Provider Address" (N3) missing' in excerpt["pyx12"]
+    assert "IK3*N3" in excerpt["999"]  # the 999 pyx12 wrote
 
 
 def test_validate_reports_pyx12_findings_the_mapper_accepts(tmp_path: Path) -> None:
@@ -403,7 +407,8 @@ def test_validate_from_the_command_line(tmp_path: Path) -> None:
 
     path = DATA / "malformed" / "imsweb-x12-parser" / "x12_missing_elements.txt"
     assert main(["convert", "--validate", str(path), "-o", str(tmp_path / "out")]) == 3
-    assert any("pyx12" in e and "Mandatory data element" in e for e in _errors(tmp_path / "out"))
+    records = [json.loads(x) for f in (tmp_path / "out" / "errors").glob("*.ndjson") for x in f.read_text().splitlines()]
+    assert any("Mandatory data element" in source_excerpt(r["issue"][0]).get("pyx12", "") for r in records)
 
 
 def test_837p_related_causes_become_claim_accident() -> None:
