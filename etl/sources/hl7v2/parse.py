@@ -133,6 +133,7 @@ def read_messages(path: Path, strictness: Strictness = Strictness.WARN) -> Itera
     bhs: _Batch | None = None
     envelope_errors: list[InputError] = []
     stray: list[int] = []  # the run of segments outside any message being read: first line, count
+    stray_text = ""  # its first segment, for the record's excerpt
 
     def flush(cut: str = "") -> Unit[Message] | None:
         nonlocal current, index
@@ -151,7 +152,8 @@ def read_messages(path: Path, strictness: Strictness = Strictness.WARN) -> Itera
         if stray:
             envelope_errors.append(ParseError(
                 f"{stray[1]} segment(s) outside any message, from line {stray[0]}: every message must "
-                "start with MSH, so they were not converted", Location(name, f"line {stray[0]}")))
+                "start with MSH, so they were not converted", Location(name, f"line {stray[0]}")
+            ).quote("segment", stray_text))
             stray.clear()
 
     for lineno, raw in lines:
@@ -202,6 +204,7 @@ def read_messages(path: Path, strictness: Strictness = Strictness.WARN) -> Itera
             stray[1] += 1
         else:
             stray.extend((lineno, 1))
+            stray_text = decode(raw[:80])
     end_stray()
     cut = ""
     if bhs is not None:
