@@ -17,6 +17,7 @@ from pathlib import Path
 from etl import __version__, compiled
 from etl.config import DEFAULT_ID_SALT, ImportConfig, JobConfig, Strictness
 from etl.errors import ConfigError, LoadError
+from etl.progress import Reporter
 from etl.sources.registry import FORMATS
 from etl.summary import RunSummary
 
@@ -42,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="recoverable data problems: ignore, warn (default), or raise (reject the unit)")
     conv.add_argument("--max-file-mb", type=int, default=256, help="rotate NDJSON files at this size (MiB)")
     conv.add_argument("--no-parquet", action="store_true", help="skip the Parquet staging tables")
+    conv.add_argument("-q", "--quiet", action="store_true",
+                      help="no progress display (bars on a terminal, else a line every 10 s on stderr)")
     conv.add_argument("--timezone", default=os.environ.get("FHIRFLOW_SOURCE_TZ"),
                       help="IANA zone of source timestamps without an offset (default: keep the date only)")
     conv.add_argument("--transaction-time", help="manifest transactionTime (default: now)")
@@ -177,19 +180,23 @@ def _ledger(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
-def _progress(name: str, index: int, units: int) -> None:
-    sys.stderr.write(f"\r  {index} file(s), {units} unit(s) read; now {name[:40]:<40}")
-    sys.stderr.flush()
+def _reporter(quiet: bool) -> Reporter | None:
+    """Progress on stderr: rich bars on a terminal, a plain line every 10 s otherwise; none if quiet."""
+    if quiet:
+        return None
+    if sys.stderr.isatty():
+        from etl.progress import RichReporter
+
+        return RichReporter()
+    from etl.progress import LineReporter
+
+    return LineReporter(sys.stderr)
 
 
 def _convert(args: argparse.Namespace, config: JobConfig) -> RunSummary:
     from etl.pipeline import convert
 
-    interactive = sys.stderr.isatty()
-    summary = convert(args.inputs, args.out, config, progress=_progress if interactive else None,
-                      format_name=args.format)
-    if interactive:
-        sys.stderr.write("\n")
+    summary = convert(args.inputs, args.out, config, progress=_reporter(args.quiet), format_name=args.format)
     print(summary.render())
     print(f"output: {args.out}/ (manifest.json, fhir/, parquet/, errors/)")
     return summary

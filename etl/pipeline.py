@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from etl.config import JobConfig
 from etl.errors import FhirflowError, InputError, InternalError, Location, ParseError
 from etl.fhir.context import MappingContext
 from etl.fhir.outcome import issue, to_fhir_operation_outcome
+from etl.progress import Reporter
 from etl.sources.base import Unit
 from etl.sources.registry import detect, new_source
 from etl.stage.manifest import build_manifest
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]  # (file name, file index, units so far)
 # Faults of the machine, not of one unit: they stop the run (Airflow retries the task; the output
 # folder is untouched until publish). Everything else raised inside one unit rejects that unit.
 _NOT_PER_UNIT = (OSError, MemoryError, FhirflowError)
@@ -57,25 +57,29 @@ def convert(
     out: Path,
     config: JobConfig,
     *,
-    progress: Progress | None = None,
+    progress: Reporter | None = None,
     format_name: str | None = None,
 ) -> RunSummary:
-    """Convert ``inputs`` into ``out``; returns the run summary (also written to the manifest)."""
+    """Convert ``inputs`` into ``out``; returns the run summary (also written to the manifest).
+    ``progress`` is told what happens (:mod:`etl.progress`; the CLI shows it, a DAG task does not)."""
     files = expand_inputs(inputs)
     out.mkdir(parents=True, exist_ok=True)
     if config.run_id is None:
         # A re-run into the same folder is the same run: ledgers must not treat it as a re-send.
         config = replace(config, run_id=str(out.resolve()))
     state = open_state(config)
+    progress = progress or _Silent()
+    progress.start(files)
     try:
         return _convert(files, out, config, state, progress, format_name)
     finally:
+        progress.close()
         if state is not None:
             state.close()
 
 
 def _convert(files: list[Path], out: Path, config: JobConfig, state: StateStore | None,
-             progress: Progress | None, format_name: str | None) -> RunSummary:
+             progress: Reporter, format_name: str | None) -> RunSummary:
     staging = fresh_staging(out)
     fhir = NdjsonSink(staging / "fhir", config.ndjson_max_bytes)
     errors = NdjsonSink(staging / "errors", config.ndjson_max_bytes)
@@ -99,6 +103,8 @@ def _convert(files: list[Path], out: Path, config: JobConfig, state: StateStore 
     _release_memory()
     outputs: dict[str, list[tuple[str, int]]] = {}
     views = load_views() if config.parquet else {}
+    if config.parquet:
+        progress.phase("parquet", sum(len(parts) for parts in written.values()))
     for rtype, parts in written.items():
         for i, (p, count) in enumerate(parts):
             summary.resources[rtype] += count
@@ -106,6 +112,7 @@ def _convert(files: list[Path], out: Path, config: JobConfig, state: StateStore 
             if config.parquet:
                 dst = staging / "parquet" / rtype / f"part-{i:03d}.parquet"
                 ndjson_to_parquet(p, dst, views.get(rtype), config.parquet_row_group)
+                progress.step()
     err_list = [(f"errors/{p.name}", n) for parts in error_files.values() for p, n in parts]
     summary.errors = sum(n for _, n in err_list)
     doc = build_manifest(
@@ -117,7 +124,9 @@ def _convert(files: list[Path], out: Path, config: JobConfig, state: StateStore 
     doc["extension"]["https://fhirflow.dev/warnings"] = [
         {"url": f"warnings/{p.name}", "count": n} for parts in warning_files.values() for p, n in parts
     ]
+    progress.phase("publish", 1)
     publish(out, staging, doc)
+    progress.step()
     for source in used.values():
         finish = getattr(source, "finish", None)
         if finish is not None:
@@ -128,11 +137,10 @@ def _convert(files: list[Path], out: Path, config: JobConfig, state: StateStore 
 def _convert_files(
     files: list[Path], format_name: str | None, config: JobConfig, state: StateStore | None,
     summary: RunSummary, used: dict[str, Any],
-    ctx: MappingContext, sinks: tuple[NdjsonSink, NdjsonSink, NdjsonSink], progress: Progress | None,
+    ctx: MappingContext, sinks: tuple[NdjsonSink, NdjsonSink, NdjsonSink], progress: Reporter,
 ) -> None:
     """Read every file unit by unit; each unit ends in exactly one place (see the module doc)."""
     fhir, errors, warnings = sinks
-    units = 0
     for index, path in enumerate(files):
         fs = FileSummary(name=path.name)
         summary.files.append(fs)
@@ -147,14 +155,12 @@ def _convert_files(
         source = used.get(fs.format)
         if source is None:  # one per format and run: it may remember what the run read
             source = used[fs.format] = new_source(fs.format, state)
+        progress.file(index, path, fs.format)
         read = 0
         try:
             for unit in source.read(path, config):
-                units += 1
                 read += 1
-                if progress and units % 200 == 0:
-                    progress(path.name, index, units)
-                _convert_unit(unit, source, fs, ctx, config, fhir, errors, warnings)
+                progress.unit(_convert_unit(unit, source, fs, ctx, config, fhir, errors, warnings))
                 # Let the unit's record (an X12 transaction set holds up to 5,000 claims of segments)
                 # go before the source reads the next one, or two of them are alive at once.
                 del unit
@@ -165,9 +171,18 @@ def _convert_files(
         except Exception as exc:  # a reader bug: the rest of this file cannot be read, the next files can
             err = _internal(exc, f"reading the file after its first {read} unit(s)", path.name)
             _reject(errors, fs, err.at(Location(path.name, f"after unit {read}")), ctx)
-        if progress:
-            progress(path.name, index + 1, units)
         log.info("converted %s: %d/%d units, %d rejected", path.name, fs.succeeded, fs.attempted, fs.rejected)
+
+
+class _Silent:
+    """The reporter of a run nobody watches (a DAG task, ``--quiet``)."""
+
+    def start(self, files: Sequence[Path]) -> None: ...
+    def file(self, index: int, path: Path, fmt: str) -> None: ...
+    def unit(self, resource_types: Sequence[str]) -> None: ...
+    def phase(self, name: str, total: int) -> None: ...
+    def step(self) -> None: ...
+    def close(self) -> None: ...
 
 
 def _release_memory() -> None:
@@ -183,8 +198,9 @@ def _release_memory() -> None:
 def _convert_unit(
     unit: Unit[Any], source: Any, fs: FileSummary, ctx: MappingContext, config: JobConfig,
     fhir: NdjsonSink, errors: NdjsonSink, warnings: NdjsonSink,
-) -> None:
-    """One unit into exactly one place: resources, an error record, or a skip in the summary."""
+) -> list[str]:
+    """One unit into exactly one place: resources, an error record, or a skip in the summary.
+    Returns the types of the resources written (for the progress reporter)."""
     if unit.skip:
         fs.skipped += 1
         if unit.note and unit.note not in fs.notes:
@@ -192,10 +208,10 @@ def _convert_unit(
             if unit.skip_detail:
                 fs.skips.append(dict(unit.skip_detail))
                 log.warning("skipped in %s: %s", fs.name, unit.note)
-        return
+        return []
     if unit.error is not None:
         _reject(errors, fs, _quoting(unit.error, unit).at(unit.location), ctx)
-        return
+        return []
     ctx.warnings, ctx.excerpts = list(unit.warnings), {}
     try:
         # Serialized as they come: a unit's lines take a fraction of its dicts' memory, and they
@@ -203,12 +219,12 @@ def _convert_unit(
         lines = [(r["resourceType"], r.get("id"), dumps_line(r)) for r in source.to_fhir(unit.record, ctx, config)]
     except InputError as exc:
         _reject_mapped(unit, source, fs, exc, ctx, errors)
-        return
+        return []
     except _NOT_PER_UNIT:
         raise
     except Exception as exc:  # a mapper bug on this unit: reject it, map the others
         _reject_mapped(unit, source, fs, _internal(exc, "mapping this unit", fs.name), ctx, errors)
-        return
+        return []
     fs.attempted += 1
     fs.succeeded += 1
     for rtype, rid, line in lines:
@@ -217,6 +233,7 @@ def _convert_unit(
     if found:
         fs.warnings += len(found)
         warnings.write(_warning_record(unit, found, ctx))
+    return [rtype for rtype, _, _ in lines]
 
 
 def _internal(exc: Exception, doing: str, file: str) -> InternalError:
