@@ -180,11 +180,11 @@ def test_no_value_of_any_sample_reaches_logs_summaries_or_record_text(
     caplog.set_level(logging.DEBUG)
     out = tmp_path / "out"
     status = main(["-vv", "convert", *map(str, inputs), "-o", str(out), "--no-parquet",
-                   "--transaction-time", "2026-01-01T00:00:00Z", "--ledger", str(tmp_path / "ledger.json")])
+                   "--transaction-time", "2026-01-01T00:00:00Z", "--state", str(tmp_path / "state.db")])
     printed = capsys.readouterr()
     assert status == 3
     xcom = convert_batch(tmp_path / "root", "mixed", "run-1", "2026-01-01", {"index": 0, "files": list(map(str, inputs))},
-                         JobConfig(id_salt="phi-test", parquet=False, x12_ledger=None))
+                         JobConfig(id_salt="phi-test", parquet=False))
     summary_dict = json.loads((out / "manifest.json").read_text())["extension"]
     errors, warnings = _records(out / "errors"), _records(out / "warnings")
     assert errors and warnings

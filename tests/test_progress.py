@@ -100,7 +100,7 @@ def test_the_pipeline_reports_every_file_unit_and_phase(tmp_path: Path) -> None:
         def step(self) -> None: calls.append(("step",))
         def close(self) -> None: calls.append(("close",))
 
-    convert([X12, HL7], tmp_path / "out", JobConfig(x12_ledger=None), progress=Recorder())
+    convert([X12, HL7], tmp_path / "out", JobConfig(), progress=Recorder())
     assert calls[0] == ("start",) and calls[-1] == ("close",)
     assert [c for c in calls if c[0] == "file"] == [("file", 0, "x12"), ("file", 1, "hl7v2")]
     assert int([c[1] for c in calls if c[0] == "unit"][0]) > 1  # type: ignore[call-overload]  # the claim's resources

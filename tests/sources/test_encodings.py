@@ -44,7 +44,7 @@ def _outputs(out: Path) -> dict[str, list[dict[str, object]]]:
 def test_a_wide_encoding_with_a_bom_converts_like_utf8(tmp_path: Path, src: Path, fmt: str, codec: str) -> None:
     wide = _encode(src, tmp_path / f"in{src.suffix}", codec)
     assert detect(wide) == fmt
-    cfg = JobConfig(id_salt="enc", parquet=False, transaction_time="2026-01-01T00:00:00Z", x12_ledger=None)
+    cfg = JobConfig(id_salt="enc", parquet=False, transaction_time="2026-01-01T00:00:00Z")
     plain = convert([src], tmp_path / "plain", cfg)
     summary = convert([wide], tmp_path / "wide", cfg)
     assert summary.rejected == 0 and summary.succeeded == plain.succeeded > 0
