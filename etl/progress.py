@@ -275,7 +275,8 @@ class RichReporter(_Ticking):
         if c.phase != "read":
             if c.phase not in self._tasks:  # reading and mapping are over
                 size = c.sizes[-1] if c.sizes else 0
-                self.bars.update(self._tasks["read"], total=size or 1, completed=size or 1)
+                self.bars.update(self._tasks["read"], total=size or 1, completed=size or 1,
+                                 what=f"{len(c.sizes)} file(s), {_mib(c.total_bytes)}, {c.units} units")
                 self.bars.update(self._tasks["map"], total=c.total_bytes or 1, completed=c.total_bytes or 1)
                 self._tasks[c.phase] = self.bars.add_task(c.phase, total=c.phase_total or None, what="")
             self.bars.update(self._tasks[c.phase], completed=c.phase_done,
