@@ -26,6 +26,7 @@ from etl.load.http import Sender, raise_for_permanent, retry_after
 from etl.load.publish import Publisher
 from etl.stage.manifest import read_manifest
 from etl.stage.ndjson import read_ndjson
+from etl.stage.output import current_generation
 from etl.state import open_state
 from etl.state.store import now
 
@@ -90,23 +91,25 @@ def import_folder(
     cfg = config.load
     if not cfg.fhir_url:
         raise ConfigError("no FHIR server given: pass --fhir-url (or set FHIRFLOW_FHIR_URL)")
+    given, folder = folder, current_generation(folder)  # one generation throughout, whatever a run publishes
     try:
         manifest = read_manifest(folder)
     except FileNotFoundError:
-        raise ConfigError(f"{folder} has no manifest.json: convert into it first (fhirflow convert ... -o {folder})") from None
+        raise ConfigError(f"{given} has no manifest.json: convert into it first (fhirflow convert ... -o {given})") from None
     state = open_state(config)
     try:
-        return _import(folder, config, manifest, state, client, sleep, clock)
+        return _import(given, folder, config, manifest, state, client, sleep, clock)
     finally:
         if state is not None:
             state.close()
 
 
-def _import(folder: Path, config: JobConfig, manifest: dict[str, Any], state: StateStore | None,
+def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict[str, Any], state: StateStore | None,
             client: httpx.Client | None, sleep: Callable[[float], None], clock: Callable[[], float]) -> ImportReport:
+    """Load ``folder`` (the pinned generation of ``output_folder``, which names the output in receipts)."""
     cfg = config.load
     base = cfg.fhir_url.rstrip("/")
-    output = str(folder.resolve())
+    output = str(output_folder.resolve())
     run_id = config.run_id or output
     report = ImportReport()
     entries = [o for o in manifest.get("output", []) if o.get("count", 0) > 0]
