@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from etl.errors import ConfigError
 
@@ -87,6 +88,8 @@ class JobConfig:
     ccda_max_bytes: int = 50 * 1024 * 1024  # larger C-CDA documents are rejected before parsing
     ccda_embed_document: bool = True  # keep the original CDA (base64) in a DocumentReference
     run_id: str | None = None  # who writes this output (default: the output folder); a re-run is not a re-send
+    file_mode: int = 0o640  # permission bits of every output file (folders: the same plus x; owner rwx)
+    follow_symlinks: bool = False  # follow symlinks in input folders that lead outside the folder
     load: ImportConfig = field(default_factory=ImportConfig)
 
     def __post_init__(self) -> None:
@@ -96,6 +99,13 @@ class JobConfig:
             raise ConfigError("ndjson_max_bytes must be at least 1024")
         if self.duplicate_control not in ("convert", "reject"):
             raise ConfigError(f"--duplicate-control must be 'convert' or 'reject', not {self.duplicate_control!r}")
+        if self.source_timezone:
+            try:
+                ZoneInfo(self.source_timezone)
+            except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+                raise ConfigError(f"source_timezone must be an IANA time zone, not {self.source_timezone!r}") from None
+        if not 0 <= self.file_mode <= 0o777 or not self.file_mode & 0o400:
+            raise ConfigError(f"file_mode must be permission bits (0 to 0777) the owner can read, not {self.file_mode:#o}")
 
     def with_load(self, **changes: object) -> JobConfig:
         """A copy with some :class:`ImportConfig` fields changed."""

@@ -10,22 +10,23 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl.config import JobConfig
-from etl.errors import FhirflowError, InputError, InternalError, Location, ParseError
+from etl.errors import ConfigError, FhirflowError, InputError, InternalError, Location, ParseError, UnsupportedError
 from etl.fhir.context import MappingContext
 from etl.fhir.outcome import issue, to_fhir_operation_outcome
 from etl.progress import Reporter
 from etl.sources.base import Unit
+from etl.sources.inputs import InputFile, expand_inputs
 from etl.sources.registry import detect, new_source
 from etl.stage.manifest import build_manifest
 from etl.stage.ndjson import NdjsonSink, dumps_line
-from etl.stage.output import fresh_staging, publish
+from etl.stage.output import StepHook, fresh_staging, publish
 from etl.stage.parquet import ndjson_to_parquet
 from etl.stage.views import load_views
 from etl.state import open_state
@@ -41,17 +42,6 @@ log = logging.getLogger(__name__)
 _NOT_PER_UNIT = (OSError, MemoryError, FhirflowError)
 
 
-def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
-    """Files named, plus the files inside named folders (sorted, hidden files left out)."""
-    out: list[Path] = []
-    for p in inputs:
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
-        else:
-            out.append(p)
-    return out
-
-
 def convert(
     inputs: Sequence[Path],
     out: Path,
@@ -59,32 +49,35 @@ def convert(
     *,
     progress: Reporter | None = None,
     format_name: str | None = None,
+    on_publish_step: StepHook | None = None,
 ) -> RunSummary:
     """Convert ``inputs`` into ``out``; returns the run summary (also written to the manifest).
-    ``progress`` is told what happens (:mod:`etl.progress`; the CLI shows it, a DAG task does not)."""
-    files = expand_inputs(inputs)
-    out.mkdir(parents=True, exist_ok=True)
+    ``progress`` is told what happens (:mod:`etl.progress`; the CLI shows it, a DAG task does not).
+    ``on_publish_step`` is called before each step of :func:`etl.stage.output.publish` (tests kill
+    the process there)."""
+    summary = RunSummary()
+    files = expand_inputs(inputs, follow_symlinks=config.follow_symlinks, skipped=summary.entries_skipped)
+    staging = _new_generation(out)
     if config.run_id is None:
         # A re-run into the same folder is the same run: ledgers must not treat it as a re-send.
         config = replace(config, run_id=str(out.resolve()))
     state = open_state(config)
     progress = progress or _Silent()
-    progress.start(files)
+    progress.start([f.path for f in files])
     try:
-        return _convert(files, out, config, state, progress, format_name)
+        return _convert(files, out, staging, summary, config, state, progress, format_name, on_publish_step)
     finally:
         progress.close()
         if state is not None:
             state.close()
 
 
-def _convert(files: list[Path], out: Path, config: JobConfig, state: StateStore | None,
-             progress: Reporter, format_name: str | None) -> RunSummary:
-    staging = fresh_staging(out)
+def _convert(files: list[InputFile], out: Path, staging: Path, summary: RunSummary, config: JobConfig,
+             state: StateStore | None, progress: Reporter, format_name: str | None,
+             on_publish_step: StepHook | None) -> RunSummary:
     fhir = NdjsonSink(staging / "fhir", config.ndjson_max_bytes)
     errors = NdjsonSink(staging / "errors", config.ndjson_max_bytes)
     warnings = NdjsonSink(staging / "warnings", config.ndjson_max_bytes)
-    summary = RunSummary()
     used: dict[str, Any] = {}
     ctx = MappingContext(config.id_salt, config.strictness, config.source_timezone)
     # A unit keeps ~600k objects alive (an X12 set of 5,000 claims) and mapping allocates millions
@@ -125,7 +118,7 @@ def _convert(files: list[Path], out: Path, config: JobConfig, state: StateStore 
         {"url": f"warnings/{p.name}", "count": n} for parts in warning_files.values() for p, n in parts
     ]
     progress.phase("publish", 1)
-    publish(out, staging, doc)
+    publish(out, staging, doc, file_mode=config.file_mode, on_step=on_publish_step)
     progress.step()
     for source in used.values():
         finish = getattr(source, "finish", None)
@@ -134,23 +127,38 @@ def _convert(files: list[Path], out: Path, config: JobConfig, state: StateStore 
     return summary
 
 
+def _new_generation(out: Path) -> Path:
+    """The run's new generation folder in ``out``; a folder that cannot be written is a usage error."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return fresh_staging(out)
+    except OSError as exc:
+        why = "it is not a folder" if out.exists() and not out.is_dir() else exc.strerror or type(exc).__name__
+        raise ConfigError(f"the output folder {out} cannot be written: {why}") from None
+
+
 def _convert_files(
-    files: list[Path], format_name: str | None, config: JobConfig, state: StateStore | None,
+    files: list[InputFile], format_name: str | None, config: JobConfig, state: StateStore | None,
     summary: RunSummary, used: dict[str, Any],
     ctx: MappingContext, sinks: tuple[NdjsonSink, NdjsonSink, NdjsonSink], progress: Reporter,
 ) -> None:
     """Read every file unit by unit; each unit ends in exactly one place (see the module doc)."""
     fhir, errors, warnings = sinks
-    for index, path in enumerate(files):
-        fs = FileSummary(name=path.name)
+    for index, item in enumerate(files):
+        path = item.path
+        fs = FileSummary(name=item.name)
         summary.files.append(fs)
+        if item.refused:  # never opened: a FIFO would block
+            _reject(errors, fs, UnsupportedError(f"{item.refused}, not a regular file: only regular files "
+                                                 "are read, and this one was not opened", Location(item.name)), ctx)
+            continue
         try:
             fs.format = format_name or detect(path)
         except InputError as exc:
-            _reject(errors, fs, exc.at(Location(file=path.name)), ctx)
+            _reject(errors, fs, exc, ctx)
             continue
         except OSError as exc:
-            _reject(errors, fs, ParseError(f"cannot read the file: {exc.strerror}", Location(path.name)), ctx)
+            _reject(errors, fs, ParseError(f"cannot read the file: {exc.strerror}"), ctx)
             continue
         source = used.get(fs.format)
         if source is None:  # one per format and run: it may remember what the run read
@@ -165,13 +173,13 @@ def _convert_files(
                 # go before the source reads the next one, or two of them are alive at once.
                 del unit
         except InputError as exc:  # a reader must yield these as units; one that raised lost the rest
-            _reject(errors, fs, exc.at(Location(path.name, f"after unit {read}")), ctx)
+            _reject(errors, fs, exc.at(Location(fs.name, f"after unit {read}")), ctx)
         except _NOT_PER_UNIT:
             raise
         except Exception as exc:  # a reader bug: the rest of this file cannot be read, the next files can
-            err = _internal(exc, f"reading the file after its first {read} unit(s)", path.name)
-            _reject(errors, fs, err.at(Location(path.name, f"after unit {read}")), ctx)
-        log.info("converted %s: %d/%d units, %d rejected", path.name, fs.succeeded, fs.attempted, fs.rejected)
+            err = _internal(exc, f"reading the file after its first {read} unit(s)", fs.name)
+            _reject(errors, fs, err.at(Location(fs.name, f"after unit {read}")), ctx)
+        log.info("converted %s: %d/%d units, %d rejected", fs.name, fs.succeeded, fs.attempted, fs.rejected)
 
 
 class _Silent:
@@ -232,7 +240,7 @@ def _convert_unit(
     found = ctx.take_warnings_quoted()
     if found:
         fs.warnings += len(found)
-        warnings.write(_warning_record(unit, found, ctx))
+        warnings.write(_warning_record(unit, fs.name, found, ctx))
     return [rtype for rtype, _, _ in lines]
 
 
@@ -253,7 +261,14 @@ def _reject_mapped(unit: Unit[Any], source: Any, fs: FileSummary, exc: InputErro
     _reject(errors, fs, _quoting(exc, unit).at(unit.location), ctx)
 
 
+def _named(loc: Location | None, name: str) -> Location:
+    """``loc`` naming the input as the run names it (relative to its input folder): readers know
+    only the file they opened, and two ``msg.hl7`` in two folders must not look alike."""
+    return Location(name, loc.where, loc.expression) if loc else Location(name)
+
+
 def _reject(sink: NdjsonSink, fs: FileSummary, exc: InputError, ctx: MappingContext) -> None:
+    exc.location = _named(exc.location, fs.name)
     fs.attempted += 1
     fs.rejected += 1
     sink.write(to_fhir_operation_outcome(exc, ctx))
@@ -267,11 +282,12 @@ def _quoting(exc: InputError, unit: Unit[Any]) -> InputError:
     return exc
 
 
-def _warning_record(unit: Unit[Any], warnings: list[tuple[str, dict[str, str]]], ctx: MappingContext) -> dict[str, Any]:
-    """The warnings record of a converted unit: one issue per warning, each with its source values
-    (and the first with those of the unit) in its excerpt, none in its text."""
+def _warning_record(unit: Unit[Any], name: str, warnings: list[tuple[str, dict[str, str]]],
+                    ctx: MappingContext) -> dict[str, Any]:
+    """The warnings record of a converted unit of input ``name``: one issue per warning, each with
+    its source values (and the first with those of the unit) in its excerpt, none in its text."""
     record = to_fhir_operation_outcome(
-        InputError("converted with warnings", unit.location, code="informational"), ctx
+        InputError("converted with warnings", _named(unit.location, name), code="informational"), ctx
     )
     record["issue"] = [issue("warning", "informational", w, quoted={**unit.quoted, **q} if i == 0 else q)
                        for i, (w, q) in enumerate(warnings)]

@@ -12,7 +12,9 @@ from typing import Any
 
 @dataclass
 class FileSummary:
-    """Counts for one input file. ``name`` is the file name (input names are not PHI by contract)."""
+    """Counts for one input file. ``name`` is its path relative to the input folder named (the file
+    name when the file itself was named; see :mod:`etl.sources.inputs`): input names are not PHI by
+    contract."""
 
     name: str
     format: str = ""
@@ -38,11 +40,13 @@ class FileSummary:
 
 @dataclass
 class RunSummary:
-    """Counts for a whole conversion run."""
+    """Counts for a whole conversion run. ``entries_skipped``: entries of input folders not read,
+    per reason (hidden, dangling symlink, ...: see :mod:`etl.sources.inputs`)."""
 
     files: list[FileSummary] = field(default_factory=list)
     resources: Counter[str] = field(default_factory=Counter)
     errors: int = 0
+    entries_skipped: Counter[str] = field(default_factory=Counter)
 
     @property
     def attempted(self) -> int:
@@ -79,6 +83,7 @@ class RunSummary:
             "warnings": self.warnings,
             "resources": dict(sorted(self.resources.items())),
             "skips": self.skips,
+            "entries_skipped": dict(sorted(self.entries_skipped.items())),
             "files": [asdict(f) for f in self.files],
         }
 
@@ -91,6 +96,9 @@ class RunSummary:
             lines.append(f"  {f.name} [{f.format}]: {f.succeeded}/{f.attempted} converted"
                          f"{', ' + str(f.skipped) + ' skipped' if f.skipped else ''}{flag}")
             lines += [f"    note: {n}" for n in f.notes]
+        if self.entries_skipped:
+            said = ", ".join(f"{n} {why}" for why, n in sorted(self.entries_skipped.items()))
+            lines.append(f"  not read (entries of the input folders): {said}")
         lines.append("resources:")
         width = max((len(t) for t in self.resources), default=10)
         lines += [f"  {t:<{width}} {n:>9}" for t, n in sorted(self.resources.items())]
