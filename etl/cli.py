@@ -1,7 +1,9 @@
 """The ``fhirflow`` command: convert, import, run (both), each usable without Airflow.
 
 Exit status: 0 everything converted (and loaded); 3 some input was rejected (everything else was
-still written and loaded; see ``OUT/errors``); 2 usage or configuration error; 1 the load failed.
+still written and loaded; see ``OUT/errors``); 2 usage or configuration error (a bad option value, a
+missing input, an output folder that cannot be written); 1 the run failed (the load, or writing the
+output once under way: disk full, I/O error). Every failure is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
+from zoneinfo import ZoneInfo
 
 from etl import __version__, compiled
 from etl.config import DEFAULT_ID_SALT, ImportConfig, JobConfig, Strictness
-from etl.errors import ConfigError, LoadError
+from etl.errors import ConfigError, LoadError, StageError
 from etl.progress import Reporter
 from etl.sources.registry import FORMATS
 from etl.summary import RunSummary
@@ -26,14 +31,64 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 log = logging.getLogger("fhirflow")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind: type[int] | type[float], unit: str, minimum: float) -> Callable[[str], float]:
+    """An option value of ``kind`` in the user's ``unit``, at least ``minimum`` (argparse names the option)."""
+    what = "a whole number" if kind is int else "a number"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what} of {unit}, not {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum:g} {unit}, not {text}")
+        return value
+    return parse
+
+
+def _file_mode(text: str) -> int:
+    try:
+        mode = int(text.removeprefix("0o"), 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777 or not mode & 0o400:
+        raise argparse.ArgumentTypeError(f"must be octal permission bits the owner can read, such as 0640, not {text!r}")
+    return mode
+
+
+def _zone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        raise argparse.ArgumentTypeError(f"must be an IANA time zone such as America/New_York, not {text!r}") from None
+    return text
+
+
+def _instant(text: str) -> str:
+    try:
+        ok = datetime.fromisoformat(text.replace("Z", "+00:00")).tzinfo is not None
+    except ValueError:
+        ok = False
+    if not ok:
+        raise argparse.ArgumentTypeError(f"must be a date and time with an offset such as 2026-01-01T00:00:00Z, not {text!r}")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fhirflow", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p = _Parser(prog="fhirflow", description=__doc__.split("\n\n")[0] if __doc__ else None)
     build = "compiled" if compiled() else "pure Python"
     p.add_argument("--version", action="version", version=f"fhirflow {__version__} ({build})")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    conv = argparse.ArgumentParser(add_help=False)
+    conv = _Parser(add_help=False)
     conv.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="input files or folders")
     conv.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     conv.add_argument("--format", choices=list(FORMATS), help="skip detection: all inputs are this format")
@@ -41,35 +96,42 @@ def _parser() -> argparse.ArgumentParser:
                       help="key for resource ids (env FHIRFLOW_ID_SALT); keep it the same across runs")
     conv.add_argument("--strictness", choices=[s.value for s in Strictness], default="warn",
                       help="recoverable data problems: ignore, warn (default), or raise (reject the unit)")
-    conv.add_argument("--max-file-mb", type=int, default=256, help="rotate NDJSON files at this size (MiB)")
+    conv.add_argument("--max-file-mb", type=_number(int, "MiB", 1), default=256,
+                      help="rotate NDJSON files at this size (MiB, at least 1)")
     conv.add_argument("--no-parquet", action="store_true", help="skip the Parquet staging tables")
     conv.add_argument("-q", "--quiet", action="store_true",
                       help="no progress display (bars on a terminal, else a line every 10 s on stderr)")
-    conv.add_argument("--timezone", default=os.environ.get("FHIRFLOW_SOURCE_TZ"),
+    conv.add_argument("--timezone", type=_zone, default=os.environ.get("FHIRFLOW_SOURCE_TZ"),
                       help="IANA zone of source timestamps without an offset (default: keep the date only)")
-    conv.add_argument("--transaction-time", help="manifest transactionTime (default: now)")
+    conv.add_argument("--transaction-time", type=_instant, help="manifest transactionTime (default: now)")
+    conv.add_argument("--file-mode", type=_file_mode, default=0o640,
+                      help="permission bits of the output files, octal (default 0640; folders add x)")
+    conv.add_argument("--follow-symlinks", action="store_true",
+                      help="follow symlinks in input folders that lead outside the folder (default: skip them)")
     conv.add_argument("--validate", action="store_true", help="X12: also run pyx12's validator where it has a map")
     conv.add_argument("--reprocess", action="store_true", help="X12: convert interchanges the ledger has loaded")
     conv.add_argument("--duplicate-control", choices=["convert", "reject"], default="convert",
                       help="X12: an ISA13 already used by an interchange with other content: convert it with a "
                            "warning (default) or reject it (TA1 025)")
 
-    state = argparse.ArgumentParser(add_help=False)
+    state = _Parser(add_help=False)
     state.add_argument("--state", default=os.environ.get("FHIRFLOW_STATE"), metavar="URL",
                        help="run-state database: a SQLite file or a database URL (env FHIRFLOW_STATE; "
                             "default OUT/../.fhirflow-state.db): the X12 ledger and the load receipts")
     state.add_argument("--no-state", "--no-ledger", dest="no_state", action="store_true",
                        help="keep no run state: no re-send detection, no load receipts")
 
-    load = argparse.ArgumentParser(add_help=False)
+    load = _Parser(add_help=False)
     load.add_argument("--fhir-url", default=os.environ.get("FHIRFLOW_FHIR_URL"),
                       help="FHIR base URL, e.g. http://127.0.0.1:8080/fhir (env FHIRFLOW_FHIR_URL)")
     load.add_argument("--dialect", default="hapi", help="server flavour of $import (default hapi)")
     load.add_argument("--public-base-url", help="NDJSON is already served at this URL (else fhirflow serves it)")
     load.add_argument("--publish-host", default="127.0.0.1", help="address to serve NDJSON on (default 127.0.0.1)")
     load.add_argument("--advertise-host", help="host name the FHIR server uses to reach this machine (containers)")
-    load.add_argument("--max-wait", type=float, default=10.0, help="cap on the server's Retry-After while polling (s)")
-    load.add_argument("--timeout", type=float, default=1800.0, help="give up polling after this many seconds")
+    load.add_argument("--max-wait", type=_number(float, "seconds", 0), default=10.0,
+                      help="cap on the server's Retry-After while polling (s)")
+    load.add_argument("--timeout", type=_number(float, "seconds", 1), default=1800.0,
+                      help="give up polling after this many seconds")
     load.add_argument("--no-verify", action="store_true", help="do not check every resource id on the server")
 
     sub.add_parser("convert", parents=[conv, state], help="convert inputs to OUT/{fhir,parquet,errors} + manifest.json")
@@ -121,6 +183,8 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         state_url=state,
         x12_reprocess=args.reprocess,
         duplicate_control=args.duplicate_control,
+        file_mode=args.file_mode,
+        follow_symlinks=args.follow_symlinks,
         load=load,
     )
 
@@ -236,6 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fhirflow: load failed: {exc}", file=sys.stderr)
         if exc.outcome:
             print(json.dumps(exc.outcome, indent=2)[:4000], file=sys.stderr)
+        return EXIT_FAILED
+    except (StageError, OSError) as exc:  # the machine, once under way: disk full, I/O error
+        print(f"fhirflow: {args.command} failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,64 @@ def test_run_converts_and_loads_into_hapi(tmp_path: Path, hapi_url: str, capsys:
         rtype = path.name.split(".")[0]
         r = httpx.post(f"{hapi_url}/{rtype}/_search", data={"_id": ",".join(ids), "_summary": "count"}, timeout=60)
         assert r.json()["total"] == len(ids), rtype
+
+
+def _fhirflow(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / "fhirflow"), *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--max-file-mb", "-5"], "argument --max-file-mb: must be at least 1 MiB, not -5"),
+    (["--max-file-mb", "lots"], "argument --max-file-mb: must be a whole number of MiB, not 'lots'"),
+    (["--timezone", "Mars/Olympus"], "argument --timezone: must be an IANA time zone"),
+    (["--transaction-time", "yesterday"], "argument --transaction-time: must be a date and time with an offset"),
+    (["--file-mode", "0999"], "argument --file-mode: must be octal permission bits"),
+    (["--fhir-url", "http://x", "--timeout", "0"], "argument --timeout: must be at least 1 seconds, not 0"),
+])
+def test_a_bad_option_value_is_one_plain_line_in_the_users_units(tmp_path: Path, args: list[str], says: str) -> None:
+    proc = _fhirflow("run", str(GOOD), "-o", str(tmp_path / "out"), *args)
+    assert proc.returncode == EXIT_USAGE
+    assert proc.stderr.count("\n") == 1 and says in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_input_is_a_usage_error(tmp_path: Path) -> None:
+    proc = _fhirflow("convert", str(GOOD), str(tmp_path / "no-such.hl7"), "-o", str(tmp_path / "out"))
+    assert proc.returncode == EXIT_USAGE
+    assert proc.stderr == f"fhirflow: input {tmp_path / 'no-such.hl7'} does not exist or cannot be read (No such file or directory)\n"
+
+
+def test_an_output_folder_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    for out, why in ((tmp_path / "file", "it is not a folder"), (tmp_path / "file" / "out", "Not a directory")):
+        proc = _fhirflow("convert", str(GOOD), "-o", str(out))
+        assert proc.returncode == EXIT_USAGE
+        assert proc.stderr == f"fhirflow: the output folder {out} cannot be written: {why}\n"
+
+
+def test_output_files_get_the_file_mode(tmp_path: Path) -> None:
+    def modes(out: Path) -> set[int]:
+        return {os.stat(p).st_mode & 0o777 for p in out.rglob("*") if p.is_file()}
+
+    assert main(["convert", str(GOOD), "-o", str(tmp_path / "a")]) == EXIT_OK
+    assert modes(tmp_path / "a") == {0o640}
+    assert os.stat(tmp_path / "a" / "fhir").st_mode & 0o777 == 0o750
+    assert os.stat(tmp_path / "a" / "manifest.json").st_mode & 0o777 == 0o640
+    assert main(["convert", str(GOOD), "-o", str(tmp_path / "b"), "--file-mode", "600"]) == EXIT_OK
+    assert modes(tmp_path / "b") == {0o600}
+    assert os.stat(tmp_path / "b" / "parquet" / "Patient").st_mode & 0o777 == 0o700
+
+
+def test_the_x12_ledger_is_written_for_the_owner_only(tmp_path: Path) -> None:
+    x12 = next((HL7.parent / "x12").rglob("*837*"))
+    assert main(["convert", str(x12), "-o", str(tmp_path / "out")]) in (EXIT_OK, EXIT_REJECTED)
+    assert os.stat(tmp_path / ".fhirflow-x12-ledger.json").st_mode & 0o777 == 0o600
+
+
+def test_follow_symlinks_reads_a_link_out_of_the_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "link.hl7").symlink_to(GOOD)
+    assert main(["convert", str(tmp_path / "in"), "-o", str(tmp_path / "a")]) == EXIT_OK
+    assert "1 symlink(s) leading outside the input folder" in capsys.readouterr().out
+    assert main(["convert", str(tmp_path / "in"), "-o", str(tmp_path / "b"), "--follow-symlinks"]) == EXIT_OK
+    assert "link.hl7 [hl7v2]: 1/1 converted" in capsys.readouterr().out
