@@ -7,13 +7,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etl.config import JobConfig
 from etl.fhir.outcome import EXT_SOURCE_FILE
 from etl.flows import landing
 from etl.stage.manifest import read_manifest
 from etl.stage.ndjson import read_ndjson
+from etl.stage.output import current_generation
+from etl.state.store import now
+
+if TYPE_CHECKING:
+    from etl.state import StateStore
 
 
 def claim_batches(root: Path, fmt: str, run: str, max_files: int = 50, max_bytes: int = 512 << 20) -> list[dict[str, Any]]:
@@ -50,34 +55,47 @@ def load_batch(result: dict[str, Any], config: JobConfig) -> dict[str, Any]:
     return {"out": result["out"], **report.to_dict()}
 
 
-def settle_inputs(root: Path, fmt: str, run: str, day: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+def settle_inputs(root: Path, fmt: str, run: str, day: str, results: list[dict[str, Any]],
+                  state: StateStore | None = None) -> dict[str, Any]:
     """Move each claimed input to ``archive/<fmt>/<day>``; if any of its units was rejected, to
     ``quarantine/<fmt>/<day>`` with its error records; if all of them were skipped as already loaded
-    (a re-sent file), to ``duplicates/<fmt>/<day>``. Returns counts per destination and the skips."""
+    (a re-sent file), to ``duplicates/<fmt>/<day>``. Never over another original (see
+    :func:`etl.flows.landing.settle`). Returns counts per destination, the skips, and in ``settled``
+    where each input went: ``{"file", "to", "errors"}``, paths relative to ``root`` (``to`` None:
+    settled by an earlier try). With a run-state database, each is recorded there too, by content
+    hash (:mod:`etl.state.files`)."""
     f = landing.folders(root, fmt, run)
     day = landing.safe_name(day)
-    moved: dict[str, Any] = {"archived": 0, "quarantined": 0, "duplicates": 0, "rejected_units": 0, "skips": []}
+    moved: dict[str, Any] = {"archived": 0, "quarantined": 0, "duplicates": 0, "rejected_units": 0, "skips": [],
+                             "settled": []}
     for result in results:
         errors = _errors_by_file(Path(result["out"]))
         only_skipped = set(result.get("only_skipped", []))
         moved["skips"] += result.get("skips", [])
         for name, rejected in result["files"].items():
-            src = f["in"] / name
+            src, records = f["in"] / name, errors.get(name, []) if rejected else []
             if name in only_skipped and not rejected:
-                landing.settle(src, f["duplicates"] / day)
-                moved["duplicates"] += 1
+                outcome, to = "duplicates", landing.settle(src, f["duplicates"] / day)
             elif rejected:
-                landing.settle(src, f["quarantine"] / day, errors.get(name, []))
-                moved["quarantined"] += 1
+                outcome, to = "quarantined", landing.settle(src, f["quarantine"] / day, records)
                 moved["rejected_units"] += int(rejected)
             else:
-                landing.settle(src, f["archive"] / day)
-                moved["archived"] += 1
+                outcome, to = "archived", landing.settle(src, f["archive"] / day)
+            moved[outcome] += 1
+            err = to.with_name(f"{to.name}.errors.ndjson") if to is not None and records else None
+            moved["settled"].append({"file": name, "to": _rel(to, root), "errors": _rel(err, root)})
+            if state is not None and to is not None:
+                state.files.record(run, fmt, name, landing.sha256_of(to), outcome, str(_rel(to, root)), now())
     return moved
+
+
+def _rel(path: Path | None, root: Path) -> str | None:
+    return None if path is None else str(path.relative_to(root))
 
 
 def _errors_by_file(out: Path) -> dict[str, list[dict[str, Any]]]:
     by_file: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    out = current_generation(out)  # the manifest and the records it lists from one generation
     try:
         manifest = read_manifest(out)
     except FileNotFoundError:
