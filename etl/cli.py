@@ -3,7 +3,7 @@
 Exit status: 0 everything converted (and loaded); 3 some input was rejected (everything else was
 still written and loaded; see ``OUT/errors``); 2 usage or configuration error (a bad option value, a
 missing input, an output folder that cannot be written); 1 the run failed (the load, or writing the
-output once under way: disk full, I/O error). Every failure is one line on stderr, never a traceback.
+output once under way: disk full, I/O error); 130 interrupted. Each is one line on stderr, no traceback.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from etl.progress import Reporter
 from etl.sources.registry import FORMATS
 from etl.summary import RunSummary
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 log = logging.getLogger("fhirflow")
 
@@ -304,6 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StageError, OSError) as exc:  # the machine, once under way: disk full, I/O error
         print(f"fhirflow: {args.command} failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("fhirflow: interrupted; the previous output is still the published one", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from conftest import native_state
 
-from etl.cli import EXIT_OK, EXIT_REJECTED, EXIT_USAGE, main
+from etl.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, main
 from etl.fhir.outcome import source_excerpt
 
 HL7 = Path(__file__).resolve().parent / "data" / "hl7v2"
@@ -134,3 +134,20 @@ def test_follow_symlinks_reads_a_link_out_of_the_folder(tmp_path: Path, capsys: 
     assert "1 symlink(s) leading outside the input folder" in capsys.readouterr().out
     assert main(["convert", str(tmp_path / "in"), "-o", str(tmp_path / "b"), "--follow-symlinks"]) == EXIT_OK
     assert "link.hl7 [hl7v2]: 1/1 converted" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("fault", "status", "says"), [
+    (OSError(28, "No space left on device"), EXIT_FAILED, "fhirflow: convert failed: [Errno 28] No space left on device\n"),
+    (KeyboardInterrupt(), EXIT_INTERRUPTED, "fhirflow: interrupted; the previous output is still the published one\n"),
+])
+def test_a_run_that_fails_under_way_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch, fault: BaseException,
+                                               status: int, says: str) -> None:
+    import etl.pipeline
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise fault
+
+    monkeypatch.setattr(etl.pipeline, "convert", failing)
+    assert main(["convert", str(GOOD), "-o", str(tmp_path / "out")]) == status
+    assert capsys.readouterr().err == says
