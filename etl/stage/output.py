@@ -157,8 +157,10 @@ def _fixed_links(out: Path) -> None:
 
 
 def _symlink_atomic(target: str, link: Path) -> None:
-    """Point ``link`` at ``target`` in one rename: readers see the old link or the new, never none."""
-    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    """Point ``link`` (in ``OUT``) at ``target`` in one rename: readers see the old link or the new,
+    never none. The new link is made in ``.generations`` (its text is read relative to where it ends
+    up), so one that a kill leaves behind is cleared with the other leftovers."""
+    tmp = link.parent / GENERATIONS / f".{link.name}.tmp"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     os.symlink(target, tmp)
