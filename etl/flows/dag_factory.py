@@ -152,7 +152,14 @@ def build_file_dag(
             params = get_current_context()["params"]
             run_id, day, _ = _run_key()
             root = Path(params["root"])
-            moved = settle_inputs(root, fmt, run_id, day, list(results))
+            from etl.state import open_state
+
+            state = open_state(_config(params, None))  # where each original went, by content hash
+            try:
+                moved = settle_inputs(root, fmt, run_id, day, list(results), state)
+            finally:
+                if state is not None:
+                    state.close()
             cleanup_run(root, fmt, run_id)
             if moved["rejected_units"]:
                 raise AirflowFailException(

@@ -75,3 +75,36 @@ def test_a_retried_settle_writes_the_same_records_under_the_same_name(tmp_path: 
     assert landing.settle(src, dest, records) == dest / f"b.{h}.hl7"
     assert sorted(p.name for p in dest.iterdir()) == sorted(["b.hl7", f"b.{h}.hl7", f"b.{h}.hl7.errors.ndjson"])
     assert landing.settle(src, dest, records) is None  # gone: settled already
+
+
+def test_the_state_database_records_where_each_original_went(tmp_path: Path, config: JobConfig) -> None:
+    from etl.state import StateStore
+
+    root = tmp_path / "root"
+    first, second = GOOD, GOOD.replace(b"ADT^A01", b"ADT^A04")
+    with StateStore.open(tmp_path / "state.db") as state:
+        for run, data in (("run1", first), ("run2", second)):
+            (root / "landing" / "hl7v2").mkdir(parents=True, exist_ok=True)
+            (root / "landing" / "hl7v2" / "ok.hl7").write_bytes(data)
+            from etl.flows.tasks import claim_batches
+
+            results = [convert_batch(root, "hl7v2", run, DAY, b, config) for b in claim_batches(root, "hl7v2", run)]
+            settle_inputs(root, "hl7v2", run, DAY, results, state)
+        h = hashlib.sha256(second).hexdigest()
+        (rec,) = state.files.by_hash(h)
+        assert (rec.run_id, rec.name, rec.outcome) == ("run2", "ok.hl7", "archived")
+        assert rec.destination == f"archive/hl7v2/{DAY}/ok.{h[:12]}.hl7"
+        assert (root / rec.destination).read_bytes() == second
+        assert [r.destination for r in state.files.by_hash(hashlib.sha256(first).hexdigest())] == [
+            f"archive/hl7v2/{DAY}/ok.hl7"]
+
+
+def test_the_state_database_is_for_the_owner_only(tmp_path: Path) -> None:
+    import os
+
+    from etl.state import StateStore
+
+    with StateStore.open(tmp_path / "state.db") as state:
+        state.files.record("r", "x12", "a.x12", "0" * 64, "archived", "archive/a.x12", "2026-01-01T00:00:00Z")
+    modes = {p.name: os.stat(p).st_mode & 0o777 for p in tmp_path.iterdir() if p.name.startswith("state.db")}
+    assert modes and set(modes.values()) == {0o600}, modes
