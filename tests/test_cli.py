@@ -151,3 +151,14 @@ def test_a_run_that_fails_under_way_is_one_line(tmp_path: Path, capsys: pytest.C
     monkeypatch.setattr(etl.pipeline, "convert", failing)
     assert main(["convert", str(GOOD), "-o", str(tmp_path / "out")]) == status
     assert capsys.readouterr().err == says
+
+
+def test_the_readme_exit_status_table_is_the_clis() -> None:
+    import re
+
+    from etl import cli
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = {int(n) for n in re.findall(r"^\| \*\*(\d+)\*\* \|", readme, flags=re.M)}
+    codes = {v for k, v in vars(cli).items() if k.startswith("EXIT_")}
+    assert table == codes == {0, 1, 2, 3, 130}
