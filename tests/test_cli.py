@@ -121,10 +121,11 @@ def test_output_files_get_the_file_mode(tmp_path: Path) -> None:
     assert os.stat(tmp_path / "b" / "parquet" / "Patient").st_mode & 0o777 == 0o700
 
 
-def test_the_x12_ledger_is_written_for_the_owner_only(tmp_path: Path) -> None:
+def test_the_run_state_database_is_written_for_the_owner_only(tmp_path: Path) -> None:
     x12 = next((HL7.parent / "x12").rglob("*837*"))
     assert main(["convert", str(x12), "-o", str(tmp_path / "out")]) in (EXIT_OK, EXIT_REJECTED)
-    assert os.stat(tmp_path / ".fhirflow-x12-ledger.json").st_mode & 0o777 == 0o600
+    modes = {p.name: os.stat(p).st_mode & 0o777 for p in tmp_path.glob(".fhirflow-state.db*")}
+    assert modes and set(modes.values()) == {0o600}, modes
 
 
 def test_follow_symlinks_reads_a_link_out_of_the_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
