@@ -199,3 +199,69 @@ RELATED_CAUSE: dict[str, tuple[str, str]] = {
     "EM": ("WPA", "Workplace accident"),
     "OA": ("", "Other accident"),
 }
+
+# --- CARIN adjudication categories, care team roles, ambulance, drug units ---------------------------
+# EOB.adjudication.category: CARIN's C4BBAdjudicationCategoryDiscriminator value set = the C4BBAdjudication
+# value set (THO adjudication submitted/copay/eligible/deductible/benefit + C4BBAdjudication codes) and the
+# C4BBAdjudicationDiscriminator codes (https://hl7.org/fhir/us/carin-bb/ValueSet-C4BBAdjudicationCategoryDiscriminator.html).
+C4BB_ADJUDICATION_DISCRIMINATOR = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBAdjudicationDiscriminator"
+# CAS01 group + CAS02 CARC -> (category system, category code): the member's share (PR 1/2/3 deductible,
+# coinsurance, co-payment; any other PR = member liability), the prior payer's impact (CARC 23) and
+# everything else as CARIN's "adjustmentreason" slice (the CARC in adjudication.reason, the amount kept).
+# https://hl7.org/fhir/us/carin-bb/CodeSystem-C4BBAdjudication.html, CodeSystem-C4BBAdjudicationDiscriminator.html
+CAS_PATIENT_SHARE: dict[str, tuple[str, str]] = {
+    "1": (ADJUDICATION, "deductible"), "2": (C4BB_ADJUDICATION, "coinsurance"), "3": (ADJUDICATION, "copay"),
+}
+CAS_MEMBER_LIABILITY = (C4BB_ADJUDICATION, "memberliability")
+CAS_PRIOR_PAYER = (C4BB_ADJUDICATION, "priorpayerpaid")
+CAS_ADJUSTMENT = (C4BB_ADJUDICATION_DISCRIMINATOR, "adjustmentreason")
+CARC_PRIOR_PAYER = "23"  # "The impact of prior payer(s) adjudication including payments and/or adjustments"
+
+# 837 2320 AMT01 amount qualifier (X12 element 522) -> CARIN adjudication category of the other payer's amount
+OTHER_PAYER_AMOUNT: dict[str, tuple[str, str]] = {
+    "D": (C4BB_ADJUDICATION, "priorpayerpaid"),  # payer amount paid
+    "A8": (C4BB_ADJUDICATION, "noncovered"),  # noncovered charges - actual
+    "EAF": (C4BB_ADJUDICATION, "memberliability"),  # amount owed (remaining patient liability)
+}
+
+# Claim/EOB.careTeam.role. CARIN's C4BBClaimCareTeamRole holds attending, referring, operating, otheroperating,
+# rendering, prescribing, purchasedservice (https://hl7.org/fhir/us/carin-bb/CodeSystem-C4BBClaimCareTeamRole.html);
+# supervisor, assist and other are THO claimcareteamrole (https://terminology.hl7.org/CodeSystem-claimcareteamrole.html).
+C4BB_CARE_TEAM_ROLE = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimCareTeamRole"
+CARE_TEAM_ROLE_THO = "http://terminology.hl7.org/CodeSystem/claimcareteamrole"
+# NM101 entity identifier code (X12 element 98) of 2310x / 2420x / 835 2100 NM1 -> (system, role)
+CARE_TEAM_ROLE: dict[str, tuple[str, str]] = {
+    "82": (C4BB_CARE_TEAM_ROLE, "rendering"), "DN": (C4BB_CARE_TEAM_ROLE, "referring"),
+    "P3": (C4BB_CARE_TEAM_ROLE, "referring"), "71": (C4BB_CARE_TEAM_ROLE, "attending"),
+    "72": (C4BB_CARE_TEAM_ROLE, "operating"), "ZZ": (C4BB_CARE_TEAM_ROLE, "otheroperating"),
+    "DQ": (CARE_TEAM_ROLE_THO, "supervisor"), "DD": (CARE_TEAM_ROLE_THO, "assist"),
+    # 2420E ordering provider: neither CARIN nor THO has an "ordering" role; "other", with the X12 code beside it
+    "DK": (CARE_TEAM_ROLE_THO, "other"),
+}
+ENTITY_IDENTIFIER = LOCAL + "entity-identifier-code"  # X12 element 98 (NM101): no published FHIR system
+ENTITY_IDENTIFIER_TEXT: dict[str, str] = {"DK": "Ordering Physician"}
+
+# 837P CR104 ambulance transport reason code (X12 element 1317), the system CARIN's
+# C4BBAmbulanceTransportReasonCodes value set draws on (supportingInfo[ambulancetransportreason].reason)
+AMBULANCE_TRANSPORT_REASON = "https://x12.org/codes/ambulance-transport-reason-codes"
+AMBULANCE_TRANSPORT_REASON_TEXT: dict[str, str] = {
+    "A": "Patient was transported to nearest facility for care of symptoms, complaints, or both",
+    "B": "Patient was transported for the benefit of a preferred physician",
+    "C": "Patient was transported for the nearness of family members",
+    "D": "Patient was transported for the care of a specialist or for availability of specialized equipment",
+    "E": "Patient Transferred to Rehabilitation Facility",
+}
+# CRC03-07 ambulance certification condition indicator (X12 element 1321, CRC01 = 07)
+CONDITION_INDICATOR = LOCAL + "condition-indicator"  # X12 element 1321: no published FHIR system
+AMBULANCE_CONDITION_TEXT: dict[str, str] = {
+    "01": "Patient was admitted to a hospital", "04": "Patient was moved by stretcher",
+    "05": "Patient was unconscious or in shock", "06": "Patient was transported in an emergency situation",
+    "07": "Patient had to be physically restrained", "08": "Patient had visible hemorrhaging",
+    "09": "Ambulance service was medically necessary", "12": "Patient is confined to a bed or chair",
+}
+UCUM = "http://unitsofmeasure.org"
+# CTP05-1 / CR101 / CR105 unit or basis for measurement code (X12 element 355) -> UCUM (unit text, code)
+UNIT_UCUM: dict[str, tuple[str, str]] = {
+    "F2": ("international unit", "[iU]"), "GR": ("gram", "g"), "ME": ("milligram", "mg"),
+    "ML": ("milliliter", "mL"), "UN": ("unit", "{unit}"), "LB": ("pound", "[lb_av]"), "DH": ("mile", "[mi_i]"),
+}

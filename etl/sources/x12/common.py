@@ -4,7 +4,10 @@ Identity rules (see :mod:`etl.fhir.ids`; every id is an HMAC of the job salt and
 
 - Patient: payer id + member id (``x12-member``); a dependent without its own id adds last name,
   first name and birth date (``x12-dependent``). 834 and 837 of one member converge when the payer
-  id (837 2010BB NM109 / 834 N1*IN N104) and member id (837 2010BA NM109 / 834 REF*0F) agree.
+  id (837 2010BB NM109 / 834 N1*IN N104) and member id (837 2010BA NM109 / 834 REF*0F) agree. Two
+  different subscribers under one member id are never merged: :mod:`etl.sources.x12.people`.
+- Coverage (837): payer id + member id + SBR03 group (``x12-member``), the key the 835 computes again
+  from REF*2U / NM109 / REF*1L; a dependent's Coverage adds its Patient id (:func:`coverage_id`).
 - Organization / Practitioner: NPI when sent (NM108 = XX), else the sender's id for that party.
 """
 
@@ -138,6 +141,15 @@ def patient_id(ctx: MappingContext, payer: str, member: str, dependent: tuple[st
     if dependent is None:
         return ctx.make("Patient", "x12-member", payer, member)
     return ctx.make("Patient", "x12-dependent", payer, member, *(p.upper() for p in dependent))
+
+
+def coverage_id(ctx: MappingContext, payer: str, member: str, group: str, dependent: str | None = None) -> str:
+    """The Coverage id of a member's plan as an 837 names it (2010BB payer id, 2010BA member id, SBR03
+    group) and the 835 can compute it again (REF*1L group); a dependent's (the Patient id of the
+    beneficiary) is its own, as a Coverage names one beneficiary."""
+    if dependent is None:
+        return ctx.make("Coverage", "x12-member", payer, member, group)
+    return ctx.make("Coverage", "x12-dependent", payer, member, group, dependent)
 
 
 def party_id(ctx: MappingContext, nm1: Seg, scope: str) -> tuple[str, str]:

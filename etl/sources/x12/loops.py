@@ -261,7 +261,8 @@ class LoopTracker:
                 loop = "2310"
             else:
                 q = seg.get(1)
-                loop = {"IL": "2100A", "74": "2100B", "70": "2100B", "31": "2100C", "36": "2100D",
+                # X220A1: 2100A member name is NM1*IL or NM1*74 (corrected insured); 2100B incorrect name NM1*70
+                loop = {"IL": "2100A", "74": "2100A", "70": "2100B", "31": "2100C", "36": "2100D",
                         "M8": "2100E", "S3": "2100F", "QD": "2100G", "E1": "2100G", "EI": "2100G",
                         "EXS": "2100G", "GB": "2100G", "GD": "2100G", "J6": "2100G", "LR": "2100G",
                         "QD ": "2100G", "S1": "2100G", "TZ": "2100G", "X4": "2100G", "45": "2100H"}.get(q, "2100")

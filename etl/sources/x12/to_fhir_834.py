@@ -2,7 +2,9 @@
 
 Source: ASC X12N 005010X220A1: 1000A sponsor (N1*P5), 1000B payer (N1*IN), 2000 INS member level
 detail (INS01 subscriber flag, INS02 relationship, INS03 maintenance type), REF*0F subscriber id,
-2100A NM1*IL member name/DMG, 2300 HD health coverage with DTP*348/349 benefit dates.
+2100A NM1*IL (or NM1*74, corrected insured) member name/DMG, 2300 HD health coverage with DTP*348/349
+benefit dates. Who is which Patient: :mod:`etl.sources.x12.people` (a dependent, INS01 = N, is its own
+Patient; two subscribers under one member id are never merged).
 Targets: https://hl7.org/fhir/R4/coverage.html, patient.html, relatedperson.html.
 """
 
@@ -25,6 +27,7 @@ from etl.sources.x12.common import (
     ref,
 )
 from etl.sources.x12.model import Seg, Transaction
+from etl.sources.x12.people import People
 
 ROLE_CODE = {"01": "SPS", "19": "CHILD", "53": "DOMPART", "18": "ONESELF"}
 
@@ -51,17 +54,16 @@ def to_fhir_834(tx: Transaction, ctx: MappingContext) -> list[Resource]:
             members.append([s])
         elif members and s.loop.startswith("2") and s.e[0] not in ("SE",):
             members[-1].append(s)
-    subscriber_ref: dict[str, str] | None = None
+    people = People()
     for m in members:
-        res, subscriber_ref = to_fhir_member(tx, m, ctx, payer, sponsor, payer_key, subscriber_ref)
-        out += res
+        out += to_fhir_member(tx, m, ctx, payer, sponsor, payer_key, people)
     return out
 
 
 def to_fhir_member(
     tx: Transaction, m: list[Seg], ctx: MappingContext, payer: Resource, sponsor: Resource | None, payer_key: str,
-    subscriber_ref: dict[str, str] | None,
-) -> tuple[list[Resource], dict[str, str] | None]:
+    people: People,
+) -> list[Resource]:
     """One 2000 member loop → Patient, RelatedPerson (dependent), Coverage per HD.
 
     :return: https://hl7.org/fhir/R4/coverage.html
@@ -74,17 +76,18 @@ def to_fhir_member(
     if not ref0f:
         raise MappingError("the member has no REF*0F subscriber identifier", tx.env.location(ins, "REF02"))
     if nm1 is None:
-        raise MappingError("the member has no 2100A NM1*IL member name", tx.env.location(ins, "2100A NM1"))
+        raise MappingError("the member has no 2100A NM1*IL or NM1*74 member name", tx.env.location(ins, "2100A NM1"))
     dmg = next((s for s in m if s.e[0] == "DMG" and s.loop == "2100A"), None)
     n3 = next((s for s in m if s.e[0] == "N3" and s.loop == "2100A"), None)
     n4 = next((s for s in m if s.e[0] == "N4" and s.loop == "2100A"), None)
     patient: Resource = {"resourceType": "Patient", "id": ""}
     birth = date(dmg.get(2), ctx, "DMG02") if dmg is not None and dmg.get(1) == "D8" else None
+    given = " ".join(x for x in (nm1.get(4), nm1.get(5)) if x)
+    person = (nm1.get(3).upper(), given.upper(), birth or "")
     if is_sub:
-        patient["id"] = patient_id(ctx, payer_key, ref0f)
+        patient["id"] = people.subscriber_id(ctx, payer_key, ref0f, person, "2000 REF*0F")
     else:
-        given = " ".join(x for x in (nm1.get(4), nm1.get(5)) if x)
-        patient["id"] = patient_id(ctx, payer_key, ref0f, (nm1.get(3), given, birth or ""))
+        patient["id"] = patient_id(ctx, payer_key, ref0f, person)
     patient["identifier"] = [{"type": concept(codes.V2_ID_TYPE, "MB"), "system": local_system("member-id", payer_key),
                               "value": ref0f}]
     if nm1.get(9) and nm1.get(8) == "34":
@@ -99,11 +102,9 @@ def to_fhir_member(
     if addr := address(n3, n4):
         patient["address"] = [addr]
     out: list[Resource] = [patient]
-    if is_sub:
-        subscriber_ref = ref(patient)
-    else:
-        if subscriber_ref is None:
-            subscriber_ref = {"reference": f"Patient/{patient_id(ctx, payer_key, ref0f)}"}
+    # the dependent's subscriber is the one of its own REF*0F, not whichever member came before it
+    subscriber_ref = ref(patient) if is_sub else people.subscriber_ref(ctx, payer_key, ref0f)
+    if not is_sub:
         rp: Resource = {"resourceType": "RelatedPerson", "id": ctx.make("RelatedPerson", patient["id"]),
                         "active": maint != "024", "patient": subscriber_ref,
                         "relationship": [concept("http://terminology.hl7.org/CodeSystem/v3-RoleCode",
@@ -139,7 +140,7 @@ def to_fhir_member(
             cov["type"] = concept(codes.INSURANCE_TYPE, hd.get(3))
         if sponsor is not None:
             cov["policyHolder"] = ref(sponsor)
-        cov["subscriber"] = subscriber_ref if subscriber_ref is not None else ref(patient)
+        cov["subscriber"] = subscriber_ref
         cov["subscriberId"] = ref0f
         cov["beneficiary"] = ref(patient)
         cov["relationship"] = concept(codes.SUBSCRIBER_RELATIONSHIP, codes.RELATIONSHIP.get(rel, "other"))
@@ -155,4 +156,4 @@ def to_fhir_member(
         if classes:
             cov["class"] = classes
         out.append(cov)
-    return out, subscriber_ref
+    return out

@@ -4,6 +4,15 @@ Source: ASC X12N 005010X221A1: BPR/TRN header, 1000A payer (N1*PR), 1000B payee 
 claim payment, 2110 SVC service payment, CAS adjustments (CARC), LQ remarks (RARC), PLB provider
 adjustments. Targets: https://hl7.org/fhir/R4/explanationofbenefit.html (CARIN BB naming,
 http://hl7.org/fhir/us/carin-bb/) and https://hl7.org/fhir/R4/paymentreconciliation.html.
+
+As CARIN BB's EOB profiles expect: the rendering provider (2100 NM1*82) in ``careTeam`` (role
+``rendering``); CAS adjustments with CARIN's adjudication category beside the X12 group code
+(:mod:`etl.sources.x12.adjudication`); ``insurance.coverage`` a reference to the Coverage the 837
+names for the same payer id, member id and group (2100 REF*1L; see
+:func:`etl.sources.x12.common.coverage_id`) when the patient is the subscriber, else the member id
+alone; ``payment.date`` from BPR16, with a warning when it falls back to the interchange date ISA09.
+A patient who is not the insured (NM1*IL sent beside NM1*QC) is a dependent: keyed by the insured's
+member id and the patient's own name (the 835 has no birth date), never the insured's Patient.
 """
 
 from __future__ import annotations
@@ -14,9 +23,11 @@ from etl.errors import MappingError
 from etl.fhir.context import MappingContext
 from etl.fhir.datatypes import decimal
 from etl.sources.x12 import codes
+from etl.sources.x12.adjudication import care_team_role, cas_adjudications
 from etl.sources.x12.common import (
     Resource,
     concept,
+    coverage_id,
     date,
     human_name,
     local_system,
@@ -27,22 +38,6 @@ from etl.sources.x12.common import (
     ref,
 )
 from etl.sources.x12.model import Seg, Transaction
-
-
-def _adjudications(cas: Seg, ctx: MappingContext) -> list[dict[str, Any]]:
-    """CAS01 group, then up to six (CARC reason, amount, quantity) triplets → adjudication."""
-    out = []
-    group = cas.get(1)
-    for k in (2, 5, 8, 11, 14, 17):
-        reason, amount = cas.get(k), cas.get(k + 1)
-        if not reason:
-            continue
-        adj: dict[str, Any] = {"category": concept(codes.CAS_GROUP, group, codes.CAS_GROUP_TEXT.get(group)),
-                               "reason": concept(codes.CARC, reason, codes.CARC_TEXT.get(reason))}
-        if (m := money(amount, ctx, f"CAS{k + 1:02d}")) is not None:
-            adj["amount"] = m
-        out.append(adj)
-    return out
 
 
 def _amount(category: str, value: str, ctx: MappingContext, path: str, system: str = codes.ADJUDICATION) -> dict[str, Any] | None:
@@ -72,7 +67,11 @@ def to_fhir_835(tx: Transaction, ctx: MappingContext) -> list[Resource]:
         payee = party(ctx, nm1, payer_key, tx.first("N3", "1000B"), tx.first("N4", "1000B"),
                       [s for s in tx.loop("1000B") if s.e[0] == "REF"], "prov")
         out.append(payee)
-    pay_date = date(bpr.get(16), ctx, "BPR16") or date(tx.env.isa_date and "20" + tx.env.isa_date, ctx, "ISA09")
+    pay_date = date(bpr.get(16), ctx, "BPR16")
+    if pay_date is None:
+        pay_date = date(tx.env.isa_date and "20" + tx.env.isa_date, ctx, "ISA09")
+        ctx.problem("the payment effective date is missing or not a date; the payment date is the interchange "
+                    "date ISA09", "BPR16")
     created = pay_date
     dtm405 = tx.first("DTM", None, "405")
     if dtm405 is not None:
@@ -85,8 +84,8 @@ def to_fhir_835(tx: Transaction, ctx: MappingContext) -> list[Resource]:
             claims[-1].append(s)
     details = []
     for cl in claims:
-        eob, pat = to_fhir_eob(tx, cl, ctx, payer, payee, payer_key, trn.get(2), pay_date, created or "1900-01-01")
-        out.append(pat)
+        eob, parties = to_fhir_eob(tx, cl, ctx, payer, payee, payer_key, trn.get(2), pay_date, created or "1900-01-01")
+        out += parties
         out.append(eob)
         details.append({"type": concept(codes.PAYMENT_DETAIL_TYPE, "payment"),
                         "request": {"reference": f"ExplanationOfBenefit/{eob['id']}"},
@@ -99,8 +98,9 @@ def to_fhir_835(tx: Transaction, ctx: MappingContext) -> list[Resource]:
 def to_fhir_eob(
     tx: Transaction, cl: list[Seg], ctx: MappingContext, payer: Resource, payee: Resource | None, payer_key: str,
     check: str, pay_date: str | None, created: str,
-) -> tuple[Resource, Resource]:
-    """2100 CLP (+ 2110 SVC) → ExplanationOfBenefit, and the Patient it names (NM1*QC).
+) -> tuple[Resource, list[Resource]]:
+    """2100 CLP (+ 2110 SVC) → ExplanationOfBenefit, and the Patient (NM1*QC) and rendering provider
+    (NM1*82) it names.
 
     :return: https://hl7.org/fhir/R4/explanationofbenefit.html
     """
@@ -116,7 +116,10 @@ def to_fhir_eob(
     if not member:
         raise MappingError("the claim names no member id (2100 NM1*QC / NM1*IL NM109)",
                            tx.env.location(clp, "NM109"))
-    patient: Resource = {"resourceType": "Patient", "id": patient_id(ctx, payer_key, member),
+    dependent = il is not None and qc is not None and human_name(qc) is not None
+    pid = patient_id(ctx, payer_key, member, (qc.get(3), " ".join(x for x in (qc.get(4), qc.get(5)) if x), "")) \
+        if dependent and qc is not None else patient_id(ctx, payer_key, member)
+    patient: Resource = {"resourceType": "Patient", "id": pid,
                          "identifier": [{"type": concept(codes.V2_ID_TYPE, "MB"),
                                          "system": local_system("member-id", payer_key), "value": member}]}
     if qc is not None and (name := human_name(qc)):
@@ -151,8 +154,17 @@ def to_fhir_eob(
         ctx.problem("claim status code is not in X12 element 1029", "CLP02", status)
     if status in codes.CLP_STATUS_TEXT:
         eob["disposition"] = codes.CLP_STATUS_TEXT[status]
-    eob["insurance"] = [{"focal": True, "coverage": {"identifier": {
-        "system": local_system("member-id", payer_key), "value": member}}}]
+    coverage: dict[str, Any] = {"identifier": {"system": local_system("member-id", payer_key), "value": member}}
+    if not dependent:
+        group = next((s.get(2) for s in cl if s.e[0] == "REF" and s.loop == "2100" and s.get(1) == "1L"), "")
+        coverage = {"reference": f"Coverage/{coverage_id(ctx, payer_key, member, group)}", **coverage}
+    eob["insurance"] = [{"focal": True, "coverage": coverage}]
+    parties: list[Resource] = [patient]
+    rendering = next((s for s in cl if s.e[0] == "NM1" and s.loop == "2100" and s.get(1) == "82"), None)
+    if rendering is not None and (rendering.get(9) or rendering.get(3)):
+        prov = party(ctx, rendering, payer_key)
+        parties.append(prov)
+        eob["careTeam"] = [{"sequence": 1, "provider": ref(prov), "role": care_team_role("82")}]
     items: list[dict[str, Any]] = []
     header_adj: list[dict[str, Any]] = []
     item: dict[str, Any] | None = None
@@ -186,15 +198,16 @@ def to_fhir_eob(
                 if d:
                     item["servicedDate"] = d
             elif sid == "CAS":
-                item["adjudication"] += _adjudications(s, ctx)
+                item["adjudication"] += cas_adjudications(s, ctx)
             elif sid == "AMT" and s.get(1) == "B6":
                 if a := _amount("eligible", s.get(2), ctx, "AMT02 (B6 allowed)"):
                     item["adjudication"].append(a)
             elif sid == "LQ" and s.get(1) == "HE" and s.get(2):
-                item["adjudication"].append({"category": concept(codes.C4BB_ADJUDICATION, "denialreason"),
+                item["adjudication"].append({"category": concept(codes.C4BB_ADJUDICATION_DISCRIMINATOR,
+                                                                 "adjustmentreason"),
                                              "reason": concept(codes.RARC, s.get(2))})
         elif sid == "CAS":
-            header_adj += _adjudications(s, ctx)
+            header_adj += cas_adjudications(s, ctx)
     for it in items:
         it.setdefault("servicedDate", eob.get("billablePeriod", {}).get("start")) if "servicedDate" not in it else None
         if it.get("servicedDate") is None:
@@ -216,7 +229,7 @@ def to_fhir_eob(
     payment["amount"] = paid
     payment["identifier"] = {"system": local_system("check-eft-trace-number", payer_key), "value": check}
     eob["payment"] = payment
-    return eob, patient
+    return eob, parties
 
 
 def to_fhir_payment_reconciliation(

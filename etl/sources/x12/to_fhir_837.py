@@ -2,7 +2,9 @@
 
 Sources: ASC X12N 005010X222A1 (837P), X223A2 (837I), X224A2 (837D): 1000A submitter, 2000A/2010AA
 billing provider, 2010AB pay-to, 2000B SBR + 2010BA subscriber + 2010BB payer, 2000C/2010CA patient,
-2300 CLM claim, 2310x providers, 2400 LX service lines. Targets follow CARIN Blue Button naming
+2300 CLM claim, 2310x providers, 2400 LX service lines; other payers (2320/2330/2430) in
+:mod:`etl.sources.x12.to_fhir_837_other_payers`, service facility, ambulance, drugs and line control
+numbers in :mod:`etl.sources.x12.to_fhir_837_services`. Targets follow CARIN Blue Button naming
 (http://hl7.org/fhir/us/carin-bb/) on https://hl7.org/fhir/R4/claim.html.
 """
 
@@ -16,11 +18,13 @@ from etl.errors import MappingError
 from etl.fhir.context import MappingContext
 from etl.fhir.datatypes import decimal
 from etl.sources.x12 import codes
+from etl.sources.x12.adjudication import care_team_role
 from etl.sources.x12.common import (
     Resource,
     address,
     coding,
     concept,
+    coverage_id,
     date,
     human_name,
     local_system,
@@ -33,12 +37,11 @@ from etl.sources.x12.common import (
     ref,
 )
 from etl.sources.x12.model import Seg, Transaction
+from etl.sources.x12.people import People, person_of
+from etl.sources.x12.to_fhir_837_other_payers import add_other_payers
+from etl.sources.x12.to_fhir_837_services import add_services
 
 CLAIM_TYPE = {"837P": "professional", "837I": "institutional", "837D": "oral"}
-CARE_TEAM_SYSTEM = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimCareTeamRole"
-# 2310x / 2420x NM101 entity identifier → C4BB care team role
-CARE_TEAM_ROLE = {"82": "rendering", "DN": "referring", "P3": "referring", "71": "attending", "72": "operating",
-                  "ZZ": "otheroperating", "DQ": "supervisor", "DD": "assist"}
 CLAIM_SUPERSEDED = {"7": "replacement", "8": "void"}
 
 
@@ -85,6 +88,7 @@ def to_fhir_837(tx: Transaction, ctx: MappingContext) -> Iterator[Resource]:
     if bht is not None:
         created = date(bht.get(4), ctx, "BHT04")
     c = _Ctx()
+    people = People()
     i = 0
     n = len(segs)
     while i < n:
@@ -99,7 +103,7 @@ def to_fhir_837(tx: Transaction, ctx: MappingContext) -> Iterator[Resource]:
             elif level == "22":
                 c.subscriber = c.patient = c.coverage = c.payer = c.sbr = c.sub_nm1 = None
             else:
-                c.patient = None
+                c.patient = c.coverage = None  # a dependent has a Coverage of its own (beneficiary)
         elif sid == "SBR" and loop == "2000B":
             c.sbr = s
         elif sid == "NM1" and loop in ("2010AA", "2010AB", "2010BA", "2010BB", "2010CA"):
@@ -132,7 +136,7 @@ def to_fhir_837(tx: Transaction, ctx: MappingContext) -> Iterator[Resource]:
             if c.billing is None or c.subscriber is None or c.sub_nm1 is None or c.payer is None:
                 raise _fail("claim without billing provider (2010AA), subscriber (2010BA) or payer (2010BB)",
                             tx, s, "2000B")
-            _finish_people(c, ctx)
+            _finish_people(c, ctx, people)
             assert c.subscriber is not None and c.coverage is not None
             patient = c.patient or c.subscriber
             emit(patient)
@@ -182,21 +186,24 @@ def _patient(nm1: Seg, n3: Seg | None, n4: Seg | None, dmg: Seg | None, ctx: Map
     return res
 
 
-def _finish_people(c: _Ctx, ctx: MappingContext) -> None:
-    """Ids of subscriber/patient and the Coverage once the payer is known (2010BB follows 2010BA)."""
+def _finish_people(c: _Ctx, ctx: MappingContext, people: People) -> None:
+    """Ids of subscriber/patient and the Coverage once the payer is known (2010BB follows 2010BA).
+
+    Keys: :mod:`etl.sources.x12.people` (a dependent is its own Patient; two subscribers under one
+    member id are never merged). The Coverage is the subscriber's (payer, member id, SBR03 group) and,
+    for a dependent's claims, the dependent's own: a Coverage names one beneficiary.
+    """
     assert c.subscriber is not None and c.sub_nm1 is not None and c.payer is not None
     if c.subscriber.get("_role") is not None:
         c.subscriber.pop("_role")
-        c.subscriber["id"] = patient_id(ctx, c.payer_id, c.member_id)
+        c.subscriber["id"] = people.subscriber_id(ctx, c.payer_id, c.member_id, person_of(c.subscriber), "2010BA NM109")
         c.subscriber["identifier"] = [{"type": concept(codes.V2_ID_TYPE, "MB"),
                                        "system": local_system("member-id", c.payer_id), "value": c.member_id}]
         c.subscriber = {k: c.subscriber[k] for k in ("resourceType", "id", "identifier", *[
             k for k in c.subscriber if k not in ("resourceType", "id", "identifier")])}
     if c.patient is not None and c.patient.get("_role") is not None:
         c.patient.pop("_role")
-        dep = (c.patient.get("name", [{}])[0].get("family", ""), " ".join(c.patient.get("name", [{}])[0].get("given", [])),
-               c.patient.get("birthDate", ""))
-        c.patient["id"] = patient_id(ctx, c.payer_id, c.member_id, dep)
+        c.patient["id"] = patient_id(ctx, c.payer_id, c.member_id, person_of(c.patient))
     if c.coverage is None:
         sbr = c.sbr
         rel = "self"
@@ -207,7 +214,7 @@ def _finish_people(c: _Ctx, ctx: MappingContext) -> None:
             rel = codes.RELATIONSHIP.get(sbr.get(2), "other")
         cov: Resource = {
             "resourceType": "Coverage",
-            "id": ctx.make("Coverage", "x12-member", c.payer_id, c.member_id, sbr.get(3) if sbr else ""),
+            "id": coverage_id(ctx, c.payer_id, c.member_id, sbr.get(3) if sbr else "", _own_key(c, ctx)),
             "identifier": [{"type": concept(codes.V2_ID_TYPE, "MB"), "system": local_system("member-id", c.payer_id),
                             "value": c.member_id}],
             "status": "active",
@@ -227,6 +234,14 @@ def _finish_people(c: _Ctx, ctx: MappingContext) -> None:
         if sbr is not None and sbr.get(1) in codes.PAYER_SEQUENCE:
             cov["order"] = codes.PAYER_SEQUENCE[sbr.get(1)]
         c.coverage = cov
+
+
+def _own_key(c: _Ctx, ctx: MappingContext) -> str | None:
+    """The beneficiary's Patient id when it is not the member id's own (a dependent, or a second person
+    under one member id): their Coverage is theirs alone."""
+    beneficiary = c.patient or c.subscriber
+    assert beneficiary is not None
+    return None if beneficiary["id"] == patient_id(ctx, c.payer_id, c.member_id) else str(beneficiary["id"])
 
 
 def _icd(system: str, code: str) -> str:
@@ -405,20 +420,17 @@ def to_fhir_claim(
             elif sid == "TOO":
                 _tooth(s, current_line, ctx)
         elif sid == "NM1" and loop.startswith(("2310", "2420")):
-            role = CARE_TEAM_ROLE.get(s.get(1))
+            role = care_team_role(s.get(1))
             n3, n4, refs, _ = name_loop(segs, i)
             if role is not None:
                 p = party(ctx, s, submitter, n3, n4, refs, "prov")
                 extra.append(p)
-                member = {"sequence": len(care_team) + 1, "provider": ref(p),
-                          "role": concept(CARE_TEAM_SYSTEM, role)}
+                member = {"sequence": len(care_team) + 1, "provider": ref(p), "role": role}
                 care_team.append(member)
                 if loop.startswith("2420") and current_line is not None:
                     current_line.setdefault("careTeamSequence", []).append(member["sequence"])
             elif s.get(1) == "77" and loop.startswith("2310"):
                 extra.append(party(ctx, s, submitter, n3, n4, refs, "prov"))
-        elif loop == "2410" and sid == "LIN" and current_line is not None and s.get(2) == "N4":
-            current_line["detail"] = [{"sequence": 1, "productOrService": concept(codes.NDC, s.get(3))}]
     for item in items:
         _oral_sites(item, info, ctx)
     if related:
@@ -443,6 +455,8 @@ def to_fhir_claim(
             item.pop("servicedDate", None)
     claim["item"] = [_order_item(it) for it in items]
     claim["total"] = total
+    add_other_payers(claim, segs, ctx, patient, coverage, extra)  # 2320/2330/2430
+    add_services(claim, segs, ctx, submitter, kind, extra)  # facility, ambulance, drugs, REF*6R
     return claim, extra
 
 

@@ -151,7 +151,9 @@ def test_835_eob_and_payment_reconciliation() -> None:
     second = eobs[1]
     assert second["total"][1]["amount"]["value"] == 310  # CLP04
     adj = second["item"][1]["adjudication"]
-    assert {"PR", "CO"} <= {a["category"]["coding"][0]["code"] for a in adj if "reason" in a}
+    groups = {c["code"] for a in adj if "reason" in a for c in a["category"]["coding"]
+              if c["system"] == "https://x12.org/codes/claim-adjustment-group-codes"}
+    assert {"PR", "CO"} <= groups  # the X12 CAS01 group beside CARIN's category
     pr = next(r for r in res if r["resourceType"] == "PaymentReconciliation")
     assert pr["paymentAmount"]["value"] == 1222 and pr["identifier"][0]["value"] == "0012524965"
 
