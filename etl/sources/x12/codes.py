@@ -37,6 +37,9 @@ TOOTH = "http://terminology.hl7.org/CodeSystem/ADAUniversalToothDesignationSyste
 SURFACE = "http://terminology.hl7.org/CodeSystem/ADAToothSurfaceCodes"  # TOO03 (X12 element 1369)
 ORAL_CAVITY = "http://terminology.hl7.org/CodeSystem/ADAAreaOralCavitySystem"  # SV304 (X12 element 1361)
 C4BB_SUPPORTING_INFO = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBSupportingInfoType"
+# supportingInfo.category "info": C4BBSupportingInfoType has no such code; THO claiminformationcategory does
+# (https://terminology.hl7.org/CodeSystem-claiminformationcategory.html, R4's example binding)
+CLAIM_INFO_CATEGORY = "http://terminology.hl7.org/CodeSystem/claiminformationcategory"
 C4BB_ADJUDICATION = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBAdjudication"
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"  # https://terminology.hl7.org/CodeSystem-adjudication.html
 DIAGNOSIS_TYPE = "http://terminology.hl7.org/CodeSystem/ex-diagnosistype"  # principal, admitting, ... (R4 core)

@@ -121,6 +121,12 @@ def concept(system: str | None, code: str, display: str | None = None) -> dict[s
     return {"coding": [c]}
 
 
+def info_category(code: str) -> dict[str, Any]:
+    """A Claim/EOB ``supportingInfo.category``: CARIN's C4BBSupportingInfoType, except ``info``, which
+    CARIN does not define (THO claiminformationcategory does)."""
+    return concept(codes.CLAIM_INFO_CATEGORY if code == "info" else codes.C4BB_SUPPORTING_INFO, code)
+
+
 def payer_organization(ctx: MappingContext, key: str, name: str = "", addr: dict[str, Any] | None = None) -> Resource:
     """The payer as an Organization (type ``pay``), keyed on its payer id alone so the 837, 835 and
     834 of one payer meet on one resource (837 NM1*PR NM109, 835 REF*2U / TRN03 / N104, 834 N104).

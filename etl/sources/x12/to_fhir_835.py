@@ -202,6 +202,8 @@ def to_fhir_eob(
             elif sid == "AMT" and s.get(1) == "B6":
                 if a := _amount("eligible", s.get(2), ctx, "AMT02 (B6 allowed)"):
                     item["adjudication"].append(a)
+            elif sid == "REF" and s.get(1) == "HPI" and s.get(2):  # 2110 rendering provider NPI
+                item["careTeamSequence"] = [_line_rendering(eob, parties, ctx, s.get(2))]
             elif sid == "LQ" and s.get(1) == "HE" and s.get(2):
                 item["adjudication"].append({"category": concept(codes.C4BB_ADJUDICATION_DISCRIMINATOR,
                                                                  "adjustmentreason"),
@@ -214,8 +216,8 @@ def to_fhir_eob(
             it.pop("servicedDate", None)
         it.setdefault("productOrService", {"text": "unknown"})
     if items:
-        eob["item"] = [{k: it[k] for k in ("sequence", "revenue", "productOrService", "modifier", "servicedDate",
-                                           "quantity", "adjudication") if k in it} for it in items]
+        eob["item"] = [{k: it[k] for k in ("sequence", "careTeamSequence", "revenue", "productOrService", "modifier",
+                                           "servicedDate", "quantity", "adjudication") if k in it} for it in items]
     if header_adj:
         eob["adjudication"] = header_adj
     totals = [t for t in (_amount("submitted", clp.get(3), ctx, "CLP03"), _amount("benefit", clp.get(4), ctx, "CLP04"),
@@ -230,6 +232,22 @@ def to_fhir_eob(
     payment["identifier"] = {"system": local_system("check-eft-trace-number", payer_key), "value": check}
     eob["payment"] = payment
     return eob, parties
+
+
+def _line_rendering(eob: Resource, parties: list[Resource], ctx: MappingContext, npi: str) -> int:
+    """The careTeam sequence of a line's rendering provider (2110 REF*HPI, its NPI): the claim's NM1*82
+    when it has that NPI, else a Practitioner keyed by the NPI (as the 837 keys a person with one)."""
+    team: list[dict[str, Any]] = eob.setdefault("careTeam", [])
+    for member in team:
+        prov = next((p for p in parties if ref(p) == member["provider"]), None)
+        if prov is not None and any(i.get("system") == codes.NPI and i.get("value") == npi
+                                    for i in prov.get("identifier", [])):
+            return int(member["sequence"])
+    prov = {"resourceType": "Practitioner", "id": ctx.make("Practitioner", "npi", npi),
+            "identifier": [{"type": concept(codes.V2_ID_TYPE, "NPI"), "system": codes.NPI, "value": npi}], "active": True}
+    parties.append(prov)
+    team.append({"sequence": len(team) + 1, "provider": ref(prov), "role": care_team_role("82")})
+    return len(team)
 
 
 def to_fhir_payment_reconciliation(

@@ -27,6 +27,7 @@ from etl.sources.x12.common import (
     coverage_id,
     date,
     human_name,
+    info_category,
     local_system,
     money,
     name_loop,
@@ -350,7 +351,7 @@ def to_fhir_claim(
 
     def info(category: str, system: str | None = None, code: str | None = None, text: str | None = None,
              **value: Any) -> int:
-        entry: dict[str, Any] = {"sequence": len(supporting) + 1, "category": concept(codes.C4BB_SUPPORTING_INFO, category)}
+        entry: dict[str, Any] = {"sequence": len(supporting) + 1, "category": info_category(category)}
         if code:
             entry["code"] = concept(system, code)
         elif text:
@@ -425,8 +426,7 @@ def to_fhir_claim(
             if role is not None:
                 p = party(ctx, s, submitter, n3, n4, refs, "prov")
                 extra.append(p)
-                member = {"sequence": len(care_team) + 1, "provider": ref(p), "role": role}
-                care_team.append(member)
+                member = _care_team_member(care_team, ref(p), role)
                 if loop.startswith("2420") and current_line is not None:
                     current_line.setdefault("careTeamSequence", []).append(member["sequence"])
             elif s.get(1) == "77" and loop.startswith("2310"):
@@ -458,6 +458,17 @@ def to_fhir_claim(
     add_other_payers(claim, segs, ctx, patient, coverage, extra)  # 2320/2330/2430
     add_services(claim, segs, ctx, submitter, kind, extra)  # facility, ambulance, drugs, REF*6R
     return claim, extra
+
+
+def _care_team_member(care_team: list[dict[str, Any]], provider: dict[str, str], role: dict[str, Any]) -> dict[str, Any]:
+    """The care team entry of ``provider`` in ``role``, added once however many lines name it (an ordering
+    provider repeated in every 2420E)."""
+    for member in care_team:
+        if member["provider"] == provider and member["role"] == role:
+            return member
+    member = {"sequence": len(care_team) + 1, "provider": provider, "role": role}
+    care_team.append(member)
+    return member
 
 
 def _line(lx: Seg, items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -31,7 +31,16 @@ from typing import Any
 from etl.fhir.context import MappingContext
 from etl.fhir.datatypes import decimal
 from etl.sources.x12 import codes
-from etl.sources.x12.common import Resource, address, coding, concept, local_system, name_loop, party_id
+from etl.sources.x12.common import (
+    Resource,
+    address,
+    coding,
+    concept,
+    info_category,
+    local_system,
+    name_loop,
+    party_id,
+)
 from etl.sources.x12.model import Seg
 
 EXT_PRESCRIPTION = "https://fhirflow.dev/fhir/StructureDefinition/prescription-number"
@@ -50,7 +59,7 @@ class _Supporting:
 
     def add(self, category: str, **value: Any) -> None:
         entry: dict[str, Any] = {"sequence": len(self.entries) + 1,
-                                 "category": concept(codes.C4BB_SUPPORTING_INFO, category), **value}
+                                 "category": info_category(category), **value}
         self.entries.append(entry)
         if 0 <= self.line < len(self.items):
             self.items[self.line].setdefault("informationSequence", []).append(entry["sequence"])

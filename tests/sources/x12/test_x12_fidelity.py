@@ -202,6 +202,10 @@ def test_837_ordering_provider_is_in_the_care_team_of_its_line() -> None:
     assert ("http://terminology.hl7.org/CodeSystem/claimcareteamrole", "other") in _codes(member["role"])
     assert "DK" in {c for _, c in _codes(member["role"])}
     assert _target(res, member["provider"])["name"][0]["family"] == "ORDER"
+    # demo.drug.example10.2 names one ordering provider in all six 2420E loops: one care team entry
+    res, _ = _map(DATA / "837P" / "linuxforhealth-x12" / "demo.drug.example10.2.837")
+    (claim,) = _claims(res).values()
+    assert len(claim["careTeam"]) == 1 and all(it["careTeamSequence"] == [1] for it in claim["item"])
 
 
 def test_837_drug_identification_is_the_line_detail() -> None:
@@ -235,6 +239,9 @@ def test_837_ambulance_transport_is_carin_supporting_info_linked_to_every_line()
     assert by_cat["dropofflocation"][0]["valueString"] == "DIALYSIS CENTER; 5 CENTER RD; TOWN, MD 20705"
     certified = [i for i in by_cat["info"] if i.get("valueBoolean")]
     assert sorted(i["code"]["coding"][0]["code"] for i in certified) == ["04", "09"]
+    # CARIN's C4BBSupportingInfoType has no "info": THO claiminformationcategory's
+    assert {i["category"]["coding"][0]["system"] for i in certified} == {
+        "http://terminology.hl7.org/CodeSystem/claiminformationcategory"}
     transport = {s for cat in ("patientweight", "ambulancetransportreason", "transportationdistance", "roudtrippurpose",
                                "stretcherpurpose", "pickuplocation", "dropofflocation") for s in
                  (i["sequence"] for i in by_cat[cat])}
@@ -259,11 +266,15 @@ def _eob(path: Path = REMIT) -> tuple[list[dict[str, Any]], dict[str, Any], list
 
 
 def test_835_rendering_provider_is_the_care_team() -> None:
-    res, eob, _ = _eob()  # NM1*82*1*DRIVER*DANA****XX*1234567802
-    (member,) = eob["careTeam"]
-    assert _codes(member["role"]) == {(C4BB + "C4BBClaimCareTeamRole", "rendering")}
-    prov = _target(res, member["provider"])
+    res, eob, _ = _eob()  # 2100 NM1*82*1*DRIVER*DANA****XX*1234567802 ; 2110 REF*HPI*1234567802, REF*HPI*1234567819
+    claim_level, line_only = eob["careTeam"]
+    assert {_codes(m["role"]).pop() for m in eob["careTeam"]} == {(C4BB + "C4BBClaimCareTeamRole", "rendering")}
+    prov = _target(res, claim_level["provider"])
     assert prov["resourceType"] == "Practitioner" and prov["identifier"][0]["value"] == "1234567802"
+    assert _target(res, line_only["provider"])["identifier"][0]["value"] == "1234567819"
+    assert [it["careTeamSequence"] for it in eob["item"]] == [[1], [2]]
+    # the 835's rendering Practitioner is the 837's of the same NPI (keyed by NPI)
+    assert prov["id"] == MappingContext(SALT).make("Practitioner", "npi", "1234567802")
 
 
 def test_835_adjustments_carry_carin_categories_beside_the_x12_group() -> None:
@@ -296,7 +307,7 @@ def test_835_patient_who_is_not_the_insured_is_not_the_insured_patient(tmp_path:
     # NM1*IL (insured) beside NM1*QC (patient): the patient is a dependent, not the subscriber's Patient
     text = REMIT.read_text().replace("NM1*QC*1*DOE*JOHN****MI*M100~\n",
                                      "NM1*QC*1*DOE*JIMMY~\nNM1*IL*1*DOE*JOHN****MI*M100~\n")
-    text = text.replace("SE*23*", "SE*24*")
+    text = text.replace("SE*26*", "SE*27*")
     res, _ = _map(REMIT, text, tmp_path)
     eob = next(r for r in res if r["resourceType"] == "ExplanationOfBenefit")
     assert eob["patient"]["reference"] != f"Patient/{patient_id(MappingContext(SALT), 'PB', 'M100')}"
