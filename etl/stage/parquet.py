@@ -46,6 +46,7 @@ def ndjson_to_parquet(src: Path, dst: Path, view: View | None, row_group: int) -
     types = [f.type for f in schema]
     view_cols = [(i, name) for i, name in enumerate(names) if name not in ("id", "resource")] if view else []
     id_col, res_col = names.index("id"), names.index("resource")
+    float_cols = {i for i, t in enumerate(types) if pa.types.is_floating(t)}
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".tmp")
     n = 0
@@ -60,6 +61,10 @@ def ndjson_to_parquet(src: Path, dst: Path, view: View | None, row_group: int) -
 
         def flush_chunk() -> None:
             for i, col in enumerate(cols):
+                if i in float_cols:
+                    # a whole number beyond 2^53 (an 18-digit amount) in a double column: Arrow refuses
+                    # the rounding, the view is for analytics and the ``resource`` JSON keeps every digit
+                    col = [float(v) if type(v) is int else v for v in col]
                 chunks[i].append(pa.array(col, type=types[i]))
                 cols[i] = []
 
