@@ -3,6 +3,14 @@
 Every unit read from an input ends in exactly one place: resources in ``fhir/`` (and their rows in
 ``parquet/``), an OperationOutcome in ``errors/``, or a skip recorded in the summary (an X12
 interchange already loaded). A rejected unit never stops the others.
+
+A unit may also convert in part: a mapper that rejects one claim of an X12 transaction set (see
+:mod:`etl.sources.x12.claims`) records it with :meth:`MappingContext.reject` and maps the rest.
+Each such claim is an error record and one *rejected* unit of the file's summary; the set counts
+as one *converted* unit when it gave any resource (so ``attempted = succeeded + rejected`` and
+``rejected`` = the number of error records). Any rejection makes the run's exit status 3 and sends
+the file to quarantine, and the source's ``rejected(record)`` hook is called (an X12 interchange
+with a rejected claim is never recorded as loaded).
 """
 
 from __future__ import annotations
@@ -233,10 +241,18 @@ def _convert_unit(
     except Exception as exc:  # a mapper bug on this unit: reject it, map the others
         _reject_mapped(unit, source, fs, _internal(exc, "mapping this unit", fs.name), ctx, errors)
         return []
-    fs.attempted += 1
-    fs.succeeded += 1
+    parts_rejected = ctx.take_rejections()
+    if lines or not parts_rejected:
+        fs.attempted += 1
+        fs.succeeded += 1
     for rtype, rid, line in lines:
         fhir.write_line(rtype, rid, line)
+    if parts_rejected:  # claims rejected alone: a record each; the unit is not wholly converted
+        rejected = getattr(source, "rejected", None)
+        if rejected is not None:
+            rejected(unit.record)
+        for err in parts_rejected:
+            _reject(errors, fs, err.at(unit.location), ctx)
     found = ctx.take_warnings_quoted()
     if found:
         fs.warnings += len(found)
@@ -255,6 +271,7 @@ def _reject_mapped(unit: Unit[Any], source: Any, fs: FileSummary, exc: InputErro
                    errors: NdjsonSink) -> None:
     """A unit that was read but failed to map: its error record, and the source is told."""
     ctx.take_warnings()
+    ctx.take_rejections()  # claims rejected before the whole unit was: the unit's record covers them
     rejected = getattr(source, "rejected", None)
     if rejected is not None:
         rejected(unit.record)

@@ -14,7 +14,14 @@ from typing import Any
 class FileSummary:
     """Counts for one input file. ``name`` is its path relative to the input folder named (the file
     name when the file itself was named; see :mod:`etl.sources.inputs`): input names are not PHI by
-    contract."""
+    contract.
+
+    A unit is a message, document, file or X12 transaction set (part). ``rejected`` counts error
+    records: a whole unit, or one claim rejected from a unit whose other claims converted (an X12
+    claim, payment or member, see :mod:`etl.sources.x12.claims`); such a unit also counts once in
+    ``succeeded`` when it gave any resource. So ``attempted == succeeded + rejected``, and a file with
+    one rejected claim is not :attr:`clean` (exit status 3, quarantined by the DAG).
+    """
 
     name: str
     format: str = ""

@@ -1,7 +1,9 @@
 """What a mapper gets besides its source record: ids, and where to put data problems.
 
 Mappers stay pure (no I/O, no clock, no globals): everything they may depend on arrives in the
-:class:`MappingContext`, and everything they notice goes back through :meth:`MappingContext.problem`.
+:class:`MappingContext`, and everything they notice goes back through :meth:`MappingContext.problem` (a recoverable problem) or
+:meth:`MappingContext.reject` (a part of the unit, such as one X12 claim, that cannot be converted
+while the rest of the unit can: the pipeline writes it as an error record of its own).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from etl.config import Strictness
-from etl.errors import MappingError
+from etl.errors import InputError, MappingError
 from etl.fhir.ids import IdFactory
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ class MappingContext(IdFactory):
         self.warnings: list[str] = []
         # source values of the warnings, by the warning's index in ``warnings``: {spec path: value}
         self.excerpts: dict[int, dict[str, str]] = {}
+        self.rejections: list[InputError] = []
 
     def problem(self, message: str, expression: str | None = None, value: str | None = None) -> None:
         """Report a recoverable data problem (unknown code, unparseable optional value).
@@ -61,4 +64,15 @@ class MappingContext(IdFactory):
         and forget them."""
         out = [(text, self.excerpts.get(i, {})) for i, text in enumerate(self.warnings)]
         self.warnings, self.excerpts = [], {}
+        return out
+
+    def reject(self, error: InputError) -> None:
+        """Record that one part of the unit being mapped (an X12 claim, a member) was left out for
+        ``error``; the mapper carries on with the rest. The pipeline drains these with
+        :meth:`take_rejections` once the unit mapped, and writes each as an error record."""
+        self.rejections.append(error)
+
+    def take_rejections(self) -> list[InputError]:
+        """The parts rejected since the last call, and forget them."""
+        out, self.rejections = self.rejections, []
         return out

@@ -17,8 +17,11 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
+import orjson
+
+from etl.errors import MappingError
 from etl.fhir.context import MappingContext
-from etl.fhir.datatypes import decimal, ts_to_fhir
+from etl.fhir.datatypes import MAX_DIGITS, decimal, digits, parse_decimal, ts_to_fhir
 from etl.fhir.ids import reference
 from etl.sources.x12 import codes
 from etl.sources.x12.model import Seg
@@ -79,23 +82,42 @@ def date(value: str, ctx: MappingContext, path: str) -> str | None:
 
 
 def period(fmt: str, value: str, ctx: MappingContext, path: str) -> dict[str, str] | None:
-    """DTP02 format D8 / RD8 (CCYYMMDD-CCYYMMDD) → Period."""
+    """DTP02 format D8 / RD8 (CCYYMMDD-CCYYMMDD) → Period. An open-ended range (``20240101-``,
+    ``-20240131``) keeps the end it has; a range that ends before it starts is a problem and keeps
+    its start only (FHIR per-1: start <= end)."""
     if fmt == "RD8" and "-" in value:
         a, _, b = value.partition("-")
         start, end = date(a, ctx, path), date(b, ctx, path)
+        if start and end and end < start:
+            ctx.problem("the range ends before it starts; its end was left out", path)
+            end = None
         out = {k: v for k, v in (("start", start), ("end", end)) if v}
         return out or None
     d = date(value, ctx, path)
     return {"start": d, "end": d} if d else None
 
 
-def money(value: str, ctx: MappingContext, path: str) -> dict[str, Any] | None:
-    """An X12 R (decimal) amount → Money in USD; a problem when it is not a number."""
+def number(value: str, ctx: MappingContext, path: str) -> float | int | orjson.Fragment | None:
+    """An X12 R (decimal) or N0 value as an exact JSON number (see :func:`etl.fhir.datatypes.decimal`:
+    ``1E3``, negative zero and 18-digit values convert exactly). Not a number: a problem, None. A
+    number of more than 18 digits (``1e309``, a 20-digit amount): X12 allows at most 18 and FHIR
+    output cannot keep it, so a :class:`MappingError` (code ``value``) rejects what holds it."""
     if value == "":
         return None
     v = decimal(value)
     if v is None:
+        d = parse_decimal(value)
+        if d is not None:
+            raise MappingError(f"the number has {digits(d)} digits: X12 numbers have at most {MAX_DIGITS}",
+                               code="value").at_expression(path).quote(path, value)
         ctx.problem("is not a number", path, value)
+    return v
+
+
+def money(value: str, ctx: MappingContext, path: str) -> dict[str, Any] | None:
+    """An X12 R (decimal) amount → Money in USD; a problem when it is not a number (see :func:`number`)."""
+    v = number(value, ctx, path)
+    if v is None:
         return None
     return {"value": v, "currency": "USD"}
 

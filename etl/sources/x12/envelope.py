@@ -8,11 +8,15 @@ the number of functional groups, every ST closed by an SE before the next ST/GE/
 
 What each problem costs:
 
-- a transaction set with a syntax, envelope or loop-structure problem is rejected whole (one error
-  unit), the others still convert;
+- a transaction set with a syntax or envelope problem, or a loop-structure problem outside its
+  claims, is rejected whole (one error unit), the others still convert;
+- a loop-structure problem inside one claim (an 837 2300 loop without a 2400 LX, say) is kept on
+  the unit (``Transaction.faults``, see :mod:`etl.sources.x12.loops`): the mapper rejects that
+  claim alone and converts its siblings;
 - a broken ISA (not 106 characters) rejects every transaction set of its interchange;
-- SE01 disagreeing with the real count is a *warning* on the unit: every segment is there and
-  parsed, only the sender's count is wrong (several published TR3 sample files have this);
+- SE01 disagreeing with the real count (ST to SE) rejects the transaction set: a segment may have
+  been lost or added in transit. With ``counts_reject=False`` (strictness ``ignore``) it is a
+  warning on the unit instead;
 - GE01 or IEA01 disagreeing with the transaction sets / groups the file holds rejects every
   transaction set it counts (a set may have been lost in transit; with strictness ``ignore`` it is a
   warning on each). The counts are known before any set is read, from the first pass
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from etl.errors import EnvelopeError, InputError, Location, ParseError, UnsupportedError
@@ -109,7 +114,7 @@ class _Set:
     segments: list[Seg] | None = field(default_factory=list)
     count: int = 1
     error: InputError | None = None
-    clp_total: float = 0.0
+    clp_total: Decimal = Decimal(0)
 
 
 def _el(e: list[str], i: int) -> str:
@@ -147,7 +152,7 @@ def read_transactions(
     """Units of one X12 file. ``seen`` gives the ledger's verdict on each interchange (skip or
     reject its sets); ``done`` is told about every interchange read to its IEA and whether all of
     it converted so far (clean envelope, no rejected set). ``scans`` is the first pass over the file
-    (made here when not given); ``counts_reject`` False turns GE01/IEA01 rejections into warnings."""
+    (made here when not given); ``counts_reject`` False turns SE01/GE01/IEA01 rejections into warnings."""
     name = path.name
     if scans is None:
         scans = scan_interchanges(path)
@@ -200,9 +205,11 @@ def _read(
                 continue
             if st.kind == "835" and sid == "CLP":
                 try:
-                    st.clp_total += float(seg.get(4) or 0)
-                except ValueError:
-                    pass  # the mapper reports the bad CLP03
+                    clp04 = Decimal(seg.get(4) or 0)
+                    if clp04.is_finite() and clp04.adjusted() < 18:  # larger: the mapper rejects the claim
+                        st.clp_total += clp04
+                except InvalidOperation:
+                    pass  # the mapper reports the bad CLP04
             if st.segments is not None:
                 if st.tracker.bodies > max_bodies:
                     st.segments = None  # too large to hold: re-read in parts after SE
@@ -365,6 +372,11 @@ def _close_set(
     if st.error is None and ix is not None and ix.problem is not None:
         st.error = EnvelopeError(ix.problem.message, env.location(None, ix.problem.location.expression
                                                                    if ix.problem.location else "ISA"))
+    if st.error is None and counts_reject and _el(e, 1) != str(st.count):
+        st.error = EnvelopeError(
+            f"SE01: the trailer says {_el(e, 1) or '(nothing)'} segments, but the transaction set has {st.count} "
+            "(ST to SE): a segment may have been lost or added in transit, so the set is rejected (with "
+            "--strictness ignore it is a warning)", env.location(se, "SE01"))
     counts = _count_problems(ix, group, env)
     if st.error is None and counts and counts_reject:
         st.error = counts[0]
@@ -386,7 +398,7 @@ def _close_set(
     bodies = st.tracker.bodies
     if st.segments is not None:
         st.segments.append(se)
-        tx = Transaction(env, st.kind, st.segments, 1, 1, st.clp_total, 1, bodies)
+        tx = Transaction(env, st.kind, st.segments, 1, 1, st.clp_total, 1, bodies, faults=st.tracker.faults)
         yield Unit(location=loc, record=tx, warnings=warnings)
         return
     yield from _parts(st, path, delims, max_bodies, warnings)
@@ -412,7 +424,7 @@ def _parts(st: _Set, path: Path, delims: Delimiters, max_bodies: int, warnings: 
 
     def unit(segs: list[Seg], last: int) -> Unit[Transaction]:
         where = env.where() + f", claims {first}-{last} of {total} (part {part} of {parts})"
-        tx = Transaction(env, kind, segs, part, parts, st.clp_total, first, last - first + 1)
+        tx = Transaction(env, kind, segs, part, parts, st.clp_total, first, last - first + 1, faults=tracker.faults)
         return Unit(location=Location(env.file, where), record=tx, warnings=warnings if part == 1 else [])
 
     with open_utf8(path) as fh:

@@ -6,6 +6,12 @@ TR3 loop id (``2010BA``, ``2300``, ``2110``…) and raises :class:`etl.errors.Pa
 name loop, a required segment or loop missing. Loop ids and their trigger segments follow
 ASC X12N 005010X222A1 (837P), X223A2 (837I), X224A2 (837D), X221A1 (835) and X220A1 (834).
 
+A problem confined to one claim (837: its 2300 loop and below; 835: one CLP 2100 loop and below;
+834: one INS member loop) does not raise: it is recorded in :attr:`LoopTracker.faults` under the
+position of the claim's first segment, the tracker reads on, and the mapper rejects that claim
+alone (see :mod:`etl.sources.x12.claims`). Problems of the header, the billing-provider and
+subscriber HL loops, and anything outside a claim, raise: they reject the transaction set.
+
 It is not a full TR3 validator (that is pyx12's job behind ``--validate``): it checks what the
 mapping needs, so that a transaction set either maps faithfully or is rejected with a clear reason.
 """
@@ -14,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from etl.errors import InputError, MappingError, ParseError
+from etl.errors import InputError, Location, MappingError, ParseError
 from etl.sources.x12.model import Seg
 
 SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
@@ -58,6 +64,9 @@ class LoopTracker:
         self.claim_has_hi = False
         self.claim_lines = 0
         self.bodies = 0  # claims (837 CLM, 835 CLP) or members (834 INS) seen so far
+        self.body: Seg | None = None  # the 835 CLP / 834 INS being read (837: ``claim``)
+        # claim-level problems: position of the claim's CLM / CLP / INS -> the first problem found in it
+        self.faults: dict[int, InputError] = {}
 
     # -- helpers ---------------------------------------------------------------------------------
     def _close_name_loop(self) -> None:
@@ -76,21 +85,24 @@ class LoopTracker:
         self.name_loop, self.name_pos, self.name_seen, self.name_first = loop_id, 0, {"NM1"}, seg
         self.hl_loops.add(loop_id)
 
+    def _fault(self, body: Seg, exc: InputError, seg: Seg) -> None:
+        """Keep the first problem of the claim that starts at ``body``; ``seg`` is where it is."""
+        if body.n not in self.faults:
+            self.faults[body.n] = exc.at(Location("", f"segment {seg.n} ({seg.e[0]})"))
+
     def _close_claim(self) -> None:
         claim = self.claim
         if claim is None:
             return
         self.claim = None
         if self.kind in ("837P", "837I") and not self.claim_has_hi:
-            raise MappingError(
-                f"the claim (loop 2300, CLM at segment {claim.n}) has no HI segment: "
-                "the health care diagnosis code is required for professional and institutional claims",
-                code="required").at_expression("2300 HI").quote("CLM01", claim.get(1))
+            self._fault(claim, MappingError(
+                "the claim (loop 2300) has no HI segment: the health care diagnosis code is required for "
+                "professional and institutional claims", code="required").at_expression("2300 HI"), claim)
         if not self.claim_lines:
-            raise MappingError(
-                f"the claim (loop 2300, CLM at segment {claim.n}) has no service line "
-                "(loop 2400 LX); the TR3 requires at least one", code="required").at_expression("2400 LX").quote(
-                "CLM01", claim.get(1))
+            self._fault(claim, MappingError(
+                "the claim (loop 2300) has no service line (loop 2400 LX); the TR3 requires at least one",
+                code="required").at_expression("2400 LX"), claim)
 
     def _close_hl(self) -> None:
         self._close_name_loop()
@@ -123,7 +135,18 @@ class LoopTracker:
 
     # -- the state machines ----------------------------------------------------------------------
     def feed(self, seg: Seg) -> None:
-        """Tag ``seg`` with its loop id; raise :class:`InputError` on a structural problem."""
+        """Tag ``seg`` with its loop id; raise :class:`InputError` on a structural problem outside
+        any claim, record one inside a claim in :attr:`faults`."""
+        body = self.claim if self._is_837 else self.body
+        try:
+            self._feed(seg)
+        except InputError as exc:
+            # Inside a claim, by a segment that neither ends it nor starts the next one: that claim's.
+            if body is None or body is not (self.claim if self._is_837 else self.body):
+                raise
+            self._fault(body, exc, seg)
+
+    def _feed(self, seg: Seg) -> None:
         sid = seg.e[0]
         if sid not in _VALID_IDS:
             if not SEGMENT_ID.match(sid):
@@ -138,6 +161,7 @@ class LoopTracker:
             self._feed_837(seg, sid)
             return
         if sid == "SE":
+            self.body = None
             self._close_name_loop()
             seg.loop = "TRAILER"
             return
@@ -232,8 +256,10 @@ class LoopTracker:
             loop_id = {"PR": "1000A", "PE": "1000B"}.get(seg.get(1), "1000")
             self.loop = seg.loop = loop_id
         elif sid == "LX":
+            self.body = None
             self.loop = seg.loop = "2000"
         elif sid == "CLP":
+            self.body = seg
             self.bodies += 1
             self.loop = seg.loop = "2100"
         elif sid == "SVC":
@@ -241,6 +267,7 @@ class LoopTracker:
                 raise ParseError("SVC (service payment information) outside a claim (loop 2100 CLP)")
             self.loop = seg.loop = "2110"
         elif sid == "PLB":
+            self.body = None
             self.loop = seg.loop = "TRAILER"
         else:
             seg.loop = self.loop
@@ -252,6 +279,7 @@ class LoopTracker:
         elif sid == "ACT" and loop.startswith("1000"):
             loop = "1100C"
         elif sid == "INS":
+            self.body = seg
             self.bodies += 1
             loop = "2000"
         elif sid == "NM1" and loop.startswith("2"):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
-from etl.errors import Location
+from etl.errors import InputError, Location
 
 
 class Seg:
@@ -109,7 +110,9 @@ class Transaction:
 
     ``kind`` is ``837P``, ``837I``, ``837D``, ``835`` or ``834``. ``part``/``parts`` number the
     pieces of a split transaction set (1/1 when whole). ``claim_charge_total`` is, for an 835, the
-    sum of CLP04 over the *whole* transaction set (needed to balance BPR02 in any part).
+    sum of CLP04 over the *whole* transaction set (needed to balance BPR02 in any part), exact.
+    ``faults`` holds the structure problems the reader found inside single claims, by the position
+    (``Seg.n``) of the claim's CLM / CLP / INS: the mapper rejects those claims alone.
     """
 
     env: Envelope
@@ -117,10 +120,11 @@ class Transaction:
     segments: list[Seg]
     part: int = 1
     parts: int = 1
-    claim_charge_total: float = 0.0
+    claim_charge_total: Decimal = Decimal(0)
     first_body: int = 1  # ordinal of the first claim/member of this part in the transaction set
     bodies: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    faults: dict[int, InputError] = field(default_factory=dict)
 
     @property
     def last_part(self) -> bool:

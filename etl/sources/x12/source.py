@@ -82,6 +82,7 @@ class X12Source:
                 self._converted[(key, scan.digest)] = Converted(key, scan.digest, scan.stamp, clean, path.name)
 
         read_any = False  # a unit converted or rejected (not only skipped as already loaded)
+        # SE01 / GE01 / IEA01 that disagree: reject the sets, or (strictness ignore) warn
         units = read_transactions(path, seen, done, scans=scans,
                                   counts_reject=config.strictness is not Strictness.IGNORE)
         for unit in units:

@@ -15,6 +15,7 @@ from typing import Any
 from etl.errors import MappingError
 from etl.fhir.context import MappingContext
 from etl.sources.x12 import codes
+from etl.sources.x12.claims import check_faults, reject_claim
 from etl.sources.x12.common import (
     Resource,
     address,
@@ -55,8 +56,21 @@ def to_fhir_834(tx: Transaction, ctx: MappingContext) -> list[Resource]:
         elif members and s.loop.startswith("2") and s.e[0] not in ("SE",):
             members[-1].append(s)
     people = People()
-    for m in members:
-        out += to_fhir_member(tx, m, ctx, payer, sponsor, payer_key, people)
+    subscriber_rejected = False
+    for k, m in enumerate(members):
+        ref0f = next((s.get(2) for s in m if s.e[0] == "REF" and s.get(1) == "0F"), "")
+        try:  # a defect of this member rejects it alone (etl.sources.x12.claims)
+            check_faults(tx, m[0])
+            if subscriber_rejected and m[0].get(1) != "Y":
+                raise MappingError("the dependent's subscriber (the INS01=Y member before it) was rejected: its "
+                                   "Coverage would name a subscriber that is not converted", tx.env.location(m[0], "INS01"))
+            res = to_fhir_member(tx, m, ctx, payer, sponsor, payer_key, people)
+            subscriber_rejected = False
+        except Exception as exc:  # noqa: BLE001 - reject_claim re-raises machine faults
+            subscriber_rejected = subscriber_rejected or m[0].get(1) == "Y"
+            reject_claim(ctx, tx, exc, m[0], tx.first_body + k, "REF*0F", ref0f)
+            continue
+        out += res
     return out
 
 

@@ -17,13 +17,15 @@ member id and the patient's own name (the 835 has no birth date), never the insu
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from etl.errors import MappingError
 from etl.fhir.context import MappingContext
-from etl.fhir.datatypes import decimal
+from etl.fhir.datatypes import parse_decimal
 from etl.sources.x12 import codes
 from etl.sources.x12.adjudication import care_team_role, cas_adjudications
+from etl.sources.x12.claims import check_faults, reject_claim
 from etl.sources.x12.common import (
     Resource,
     concept,
@@ -32,6 +34,7 @@ from etl.sources.x12.common import (
     human_name,
     local_system,
     money,
+    number,
     party,
     patient_id,
     payer_organization,
@@ -82,14 +85,15 @@ def to_fhir_835(tx: Transaction, ctx: MappingContext) -> list[Resource]:
             claims.append([s])
         elif claims and s.loop in ("2100", "2110"):
             claims[-1].append(s)
-    details = []
-    for cl in claims:
-        eob, parties = to_fhir_eob(tx, cl, ctx, payer, payee, payer_key, trn.get(2), pay_date, created or "1900-01-01")
+    for k, cl in enumerate(claims):
+        try:  # a defect of this claim payment rejects it alone (etl.sources.x12.claims)
+            check_faults(tx, cl[0])
+            eob, parties = to_fhir_eob(tx, cl, ctx, payer, payee, payer_key, trn.get(2), pay_date, created or "1900-01-01")
+        except Exception as exc:  # noqa: BLE001 - reject_claim re-raises machine faults
+            reject_claim(ctx, tx, exc, cl[0], tx.first_body + k, "CLP01", cl[0].get(1))
+            continue
         out += parties
         out.append(eob)
-        details.append({"type": concept(codes.PAYMENT_DETAIL_TYPE, "payment"),
-                        "request": {"reference": f"ExplanationOfBenefit/{eob['id']}"},
-                        "amount": eob["payment"]["amount"]})
     if tx.last_part:
         out.append(to_fhir_payment_reconciliation(tx, ctx, bpr, trn, payer, payee, pay_date, created, payer_key))
     return out
@@ -187,7 +191,7 @@ def to_fhir_eob(
                 item["productOrService"] = {"text": s.get(1) or "unknown"}
             if s.get(4):
                 item["revenue"] = concept(codes.NUBC_REVENUE, s.get(4))
-            if s.get(5) and (q := decimal(s.get(5))) is not None:
+            if (q := number(s.get(5), ctx, "SVC05")) is not None:
                 item["quantity"] = {"value": q}
             adj = [a for a in (_amount("submitted", s.get(2), ctx, "SVC02"), _amount("benefit", s.get(3), ctx, "SVC03")) if a]
             item["adjudication"] = adj
@@ -254,33 +258,39 @@ def to_fhir_payment_reconciliation(
     tx: Transaction, ctx: MappingContext, bpr: Seg, trn: Seg, payer: Resource, payee: Resource | None,
     pay_date: str | None, created: str | None, payer_key: str,
 ) -> Resource:
-    """BPR/TRN + every CLP04 and PLB → PaymentReconciliation; checks BPR02 = ΣCLP04 − ΣPLB.
+    """BPR/TRN + every CLP04 and PLB → PaymentReconciliation; checks BPR02 = ΣCLP04 − ΣPLB, exactly
+    (a problem: a warning, or with ``--strictness raise`` the transaction set is rejected).
 
     :return: https://hl7.org/fhir/R4/paymentreconciliation.html
     """
     total = money(bpr.get(2), ctx, "BPR02") or {"value": 0, "currency": "USD"}
     details: list[dict[str, Any]] = []
-    plb_sum = 0.0
+    plb_sum = Decimal(0)
     for s in tx.segments:
         if s.e[0] != "PLB":
             continue
         for k in range(3, len(s.e) - 1, 2):
             reason, amount = s.get(k, 1), s.get(k + 1)
-            v = decimal(amount) if amount else None
-            if not reason or v is None:
+            if not reason and not amount:
                 continue
-            plb_sum += float(v)
+            path = f"PLB{k + 1:02d}"
+            v = parse_decimal(amount)
+            if not reason or v is None:
+                ctx.problem("provider adjustment without a reason code or amount; left out", path)
+                continue
+            negated = number(str(-v), ctx, path)  # an amount of more than 18 digits rejects the set
+            plb_sum += v
             detail: dict[str, Any] = {"identifier": {"system": codes.PLB_REASON, "value": s.get(k)},
                                       "type": concept(codes.PAYMENT_DETAIL_TYPE, "adjustment")}
             if payee is not None:
                 detail["payee"] = ref(payee)
-            detail["amount"] = {"value": -v, "currency": "USD"}
+            detail["amount"] = {"value": negated, "currency": "USD"}
             details.append(detail)
-    expected = round(tx.claim_charge_total - plb_sum, 2)
-    if abs(expected - float(total["value"])) > 0.005:
+    expected = tx.claim_charge_total - plb_sum
+    paid = parse_decimal(bpr.get(2) or "0")
+    if paid is None or paid != expected:
         ctx.problem("BPR02 total payment does not balance with the sum of CLP04 less the PLB adjustments", "BPR02",
-                    f"BPR02 {total['value']}; CLP04 sum {tx.claim_charge_total:.2f}; PLB {plb_sum:.2f}; "
-                    f"expected {expected:.2f}")
+                    f"BPR02 {bpr.get(2)}; CLP04 sum {tx.claim_charge_total}; PLB {plb_sum}; expected {expected}")
     method = bpr.get(4)
     res: Resource = {
         "resourceType": "PaymentReconciliation",

@@ -16,9 +16,9 @@ from urllib.parse import quote
 
 from etl.errors import MappingError
 from etl.fhir.context import MappingContext
-from etl.fhir.datatypes import decimal
 from etl.sources.x12 import codes
 from etl.sources.x12.adjudication import care_team_role
+from etl.sources.x12.claims import check_charges, check_faults, reject_claim
 from etl.sources.x12.common import (
     Resource,
     address,
@@ -31,6 +31,7 @@ from etl.sources.x12.common import (
     local_system,
     money,
     name_loop,
+    number,
     party,
     patient_id,
     payer_organization,
@@ -64,6 +65,7 @@ class _Ctx:
         self.member_id = ""
         self.patient: Resource | None = None
         self.coverage: Resource | None = None
+        self.sub_error: MappingError | None = None  # a subscriber problem every claim under it shares
 
 
 def to_fhir_837(tx: Transaction, ctx: MappingContext) -> Iterator[Resource]:
@@ -92,6 +94,7 @@ def to_fhir_837(tx: Transaction, ctx: MappingContext) -> Iterator[Resource]:
     people = People()
     i = 0
     n = len(segs)
+    ordinal = 0  # claims of this unit so far
     while i < n:
         s = segs[i]
         sid, loop = s.e[0], s.loop
@@ -103,6 +106,7 @@ def to_fhir_837(tx: Transaction, ctx: MappingContext) -> Iterator[Resource]:
                 c = _Ctx()
             elif level == "22":
                 c.subscriber = c.patient = c.coverage = c.payer = c.sbr = c.sub_nm1 = None
+                c.sub_error = None
             else:
                 c.patient = c.coverage = None  # a dependent has a Coverage of its own (beneficiary)
         elif sid == "SBR" and loop == "2000B":
@@ -125,8 +129,8 @@ def to_fhir_837(tx: Transaction, ctx: MappingContext) -> Iterator[Resource]:
             elif loop == "2010BA":
                 c.sub_nm1 = s
                 c.member_id = s.get(9)
-                if not c.member_id:
-                    raise _fail("the subscriber has no member id (NM109)", tx, s, "2010BA NM109")
+                if not c.member_id:  # rejects each claim of this subscriber, each with its own record
+                    c.sub_error = _fail("the subscriber has no member id (NM109)", tx, s, "2010BA NM109")
                 c.subscriber = _patient(s, n3, n4, dmg, ctx, "")
             else:  # 2010CA patient (a dependent)
                 c.patient = _patient(s, n3, n4, dmg, ctx, "dependent")
@@ -134,22 +138,35 @@ def to_fhir_837(tx: Transaction, ctx: MappingContext) -> Iterator[Resource]:
             end = i + 1
             while end < n and segs[end].e[0] not in ("CLM", "HL", "SE"):
                 end += 1
-            if c.billing is None or c.subscriber is None or c.sub_nm1 is None or c.payer is None:
-                raise _fail("claim without billing provider (2010AA), subscriber (2010BA) or payer (2010BB)",
-                            tx, s, "2000B")
-            _finish_people(c, ctx, people)
-            assert c.subscriber is not None and c.coverage is not None
-            patient = c.patient or c.subscriber
-            emit(patient)
-            if c.patient is not None:
-                emit(c.subscriber)
-            emit(c.coverage)
-            claim, extra = to_fhir_claim(tx, segs[i:end], ctx, submitter or tx.env.gs02, created, patient,
-                                         c.coverage, c.payer, c.billing)
-            for res in extra:
-                emit(res)
-            out.append(claim)
-            yield from out
+            ordinal += 1
+            try:  # a defect of this claim rejects it alone (etl.sources.x12.claims)
+                check_faults(tx, s)
+                if c.sub_error is not None:
+                    raise c.sub_error
+                if c.billing is None or c.subscriber is None or c.sub_nm1 is None or c.payer is None:
+                    raise _fail("claim without billing provider (2010AA), subscriber (2010BA) or payer (2010BB)",
+                                tx, s, "2000B")
+                # the shared parties again: a rejected claim before this one may have taken them back
+                emit(c.billing)
+                emit(c.payer)
+                _finish_people(c, ctx, people)
+                assert c.subscriber is not None and c.coverage is not None
+                patient = c.patient or c.subscriber
+                emit(patient)
+                if c.patient is not None:
+                    emit(c.subscriber)
+                emit(c.coverage)
+                claim, extra = to_fhir_claim(tx, segs[i:end], ctx, submitter or tx.env.gs02, created, patient,
+                                             c.coverage, c.payer, c.billing)
+                check_charges(tx, segs[i:end])
+                for res in extra:
+                    emit(res)
+                out.append(claim)
+                yield from out
+            except Exception as exc:  # noqa: BLE001 - reject_claim re-raises machine faults
+                # what only this claim introduced is not written: the next claim emits it again
+                emitted.difference_update(r["id"] for r in out)
+                reject_claim(ctx, tx, exc, s, tx.first_body + ordinal - 1, "CLM01", s.get(1))
             out.clear()
             i = end
             continue
@@ -331,9 +348,10 @@ def to_fhir_claim(
                 bp = period(s.get(2), s.get(3), ctx, "DTP03 (472 claim service date)")  # 837P/837D 2300
     if bp is None and lines:
         periods = [p for s in lines if (p := period(s.get(2), s.get(3), ctx, "DTP03 (472 service date)"))]
+        starts = [p.get("start") or p["end"] for p in periods]  # open-ended RD8: the bound it has
+        ends = [p.get("end") or p["start"] for p in periods]
         if periods:
-            bp = {"start": min(p["start"] for p in periods if "start" in p),
-                  "end": max(p.get("end", p["start"]) for p in periods)}
+            bp = {"start": min(starts), "end": max(ends)}
     if bp:
         claim["billablePeriod"] = bp
     claim["created"] = created or (bp or {}).get("start") or _fallback_created(tx)
@@ -473,7 +491,10 @@ def _care_team_member(care_team: list[dict[str, Any]], provider: dict[str, str],
 
 def _line(lx: Seg, items: list[dict[str, Any]]) -> dict[str, Any]:
     """2400 LX: a new claim item, numbered by LX01 (or by position when LX01 is not a number)."""
-    line = {"sequence": decimal(lx.get(1)) if lx.get(1).isdigit() else len(items) + 1}
+    lx01 = lx.get(1)
+    # positiveInt: LX01 of up to 9 digits (a longer one, or none, numbers the line by position)
+    line = {"sequence": int(lx01) if lx01.isascii() and lx01.isdigit() and 0 < len(lx01) <= 9 and int(lx01) > 0
+            else len(items) + 1}
     items.append(line)
     return line
 
@@ -558,18 +579,14 @@ def _service(s: Seg, item: dict[str, Any], kind: str, facility: str, ctx: Mappin
     net = money(s.get(charge_el), ctx, f"{sid}{charge_el:02d}")
     if net is not None:
         item["net"] = net
-    units = s.get(units_el)
-    if units:
-        q = decimal(units)
-        if q is None:
-            ctx.problem("unit count is not a number", f"{sid}{units_el:02d}")
-        else:
-            item["quantity"] = {"value": q}
+    q = number(s.get(units_el), ctx, f"{sid}{units_el:02d}")
+    if q is not None:
+        item["quantity"] = {"value": q}
     if sid == "SV1":
         pos = s.get(5) or facility
         if pos:
             item["locationCodeableConcept"] = concept(codes.CMS_POS, pos, codes.PLACE_OF_SERVICE.get(pos))
-        ptrs = [int(p) for p in s.comps(7) if p.isdigit() and int(p) > 0]
+        ptrs = _pointers(s.comps(7))
         if ptrs:
             item["diagnosisSequence"] = ptrs
     elif sid == "SV3":
@@ -578,11 +595,16 @@ def _service(s: Seg, item: dict[str, Any], kind: str, facility: str, ctx: Mappin
             item["locationCodeableConcept"] = concept(codes.CMS_POS, pos, codes.PLACE_OF_SERVICE.get(pos))
         # SV304: up to five oral cavity designation codes (X12 element 1361); resolved in _oral_sites
         item.setdefault("_areas", []).extend(a for a in s.comps(4) if a)
-        ptrs = [int(p) for p in s.comps(11) if p.isdigit() and int(p) > 0]
+        ptrs = _pointers(s.comps(11))
         if ptrs:
             item["diagnosisSequence"] = ptrs
     elif facility and kind == "837I":
         pass
+
+
+def _pointers(comps: list[str]) -> list[int]:
+    """SV107 / SV311 diagnosis code pointers (1-12, X12 element 1328) → diagnosisSequence."""
+    return [int(p) for p in comps if p.isascii() and p.isdigit() and len(p) <= 2 and int(p) > 0]
 
 
 _Info = Callable[..., int]  # the claim's supportingInfo appender: (category, system, code, text, **value) -> sequence
@@ -661,9 +683,8 @@ def _orthodontics(s: Seg, placed: str | None, info: _Info, ctx: MappingContext) 
         raw = s.get(k)
         if not raw:
             continue
-        months = decimal(raw)
+        months = number(raw, ctx, f"DN1{k:02d}")
         if months is None:
-            ctx.problem("is not a number", f"DN1{k:02d}")
             continue
         quantity = {"value": months, "unit": "month", "system": "http://unitsofmeasure.org", "code": "mo"}
         if k == 1:
