@@ -13,7 +13,8 @@ import pytest
 from x12_build import claim_837, claim_ids, clp, file_834, file_835, file_837, member, quoted, run, subscriber_837
 
 from etl.config import Strictness
-from etl.sources.x12.ledger import Ledger
+from etl.state import StateStore
+from etl.state.store import now
 
 
 # --- 837: one claim's defect rejects that claim only -----------------------------------------------
@@ -82,13 +83,18 @@ def test_a_partly_rejected_set_is_visible_everywhere_and_never_recorded_as_loade
     from etl.cli import main
 
     data = file_837(subscriber_837("M1", [claim_837("PCN1"), claim_837("PCN2", clm05="11:B")]))
-    ledger = tmp_path / "ledger.json"
-    summary, found = run(tmp_path, data, x12_ledger=ledger)
+    state_url = str(tmp_path / "state.db")
+    summary, found = run(tmp_path, data, state_url=state_url)
     assert claim_ids(found) == ["PCN1"]  # converted in part ...
     assert summary.files[0].rejected == 1 and not summary.files[0].clean  # ... and that is visible
     # what the Airflow task reports per file (etl.flows.tasks.convert_batch): > 0 sends it to quarantine
     assert {f.name: f.rejected for f in summary.files} == {"in.x12": 1}
-    assert not ledger.exists() or Ledger(ledger).seen("SENDER", "000000001") is None
+    with StateStore.open(state_url) as state:  # a load that completes does not mark it loaded
+        receipt = state.receipts.start(str((tmp_path / "out-in.x12").resolve()), "test", "http://fhir",
+                                       "http://fhir/status", {}, now())
+        state.receipts.complete(receipt, {}, "done", now())
+        (row,) = state.interchanges.all()
+        assert not row.complete and row.state != "loaded"
     (tmp_path / "cli.x12").write_bytes(data)
     assert main(["convert", str(tmp_path / "cli.x12"), "--out", str(tmp_path / "cli-out"), "--no-parquet"]) == 3
 

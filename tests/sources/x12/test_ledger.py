@@ -219,7 +219,7 @@ def test_every_5010_sample_one_after_another_into_sibling_folders(tmp_path: Path
     # folder beside the others, loading each. Every CLM is a Claim, every CLP an EOB, every HD a
     # Coverage (one per business key: a sample that repeats a claim gives one): nothing is taken for
     # a re-send. Sending them all again skips every one, loses none.
-    from test_x12 import VALID
+    from test_x12 import VALID, WRONG_SE01, _balance
 
     def _count(path: Path, seg: str) -> int:  # distinct business keys (element 1): a repeated claim is one
         text = path.read_bytes().lstrip(b"\xef\xbb\xbf \r\n").decode("latin-1")
@@ -231,17 +231,26 @@ def test_every_5010_sample_one_after_another_into_sibling_folders(tmp_path: Path
 
     runs = tmp_path / "runs"
     config = JobConfig(parquet=False, state_url=str(runs / ".fhirflow-state.db"))
+    # The imsweb samples' SE01 is wrong (converted with strictness ignore) and most of their claims do
+    # not balance (CLM02 500 over SV102 12.25): those claims are rejected, one record each, and their
+    # interchanges are never marked loaded, so the second pass converts them again.
+    partial: set[str] = set()
     for i, path in enumerate(VALID):
         miscounted = any(s.group_counts or s.iea_count for s in scan_interchanges(path))
-        cfg = replace(config, strictness=Strictness.IGNORE) if miscounted else config
+        cfg = replace(config, strictness=Strictness.IGNORE) if miscounted or path in WRONG_SE01 else config
         summary = convert([path], runs / f"out-{i:02d}", cfg)
-        assert summary.skipped == 0 and summary.rejected == 0, path.name
-        assert summary.resources["Claim"] == _count(path, "CLM"), path.name
+        balance = _balance(path)
+        unbalanced = sum(1 for _, ok in balance if not ok)
+        if unbalanced:
+            partial.add(path.name)
+        assert summary.skipped == 0 and summary.rejected == unbalanced, path.name
+        assert summary.resources["Claim"] == len({c for c, ok in balance if ok}), path.name
         assert summary.resources["ExplanationOfBenefit"] == _count(path, "CLP"), path.name
         if path.parent.parent.name == "834":
             assert summary.resources["Coverage"] == _count(path, "HD"), path.name
         _loaded(config, runs / f"out-{i:02d}")
     again = convert(VALID, runs / "again", replace(config, strictness=Strictness.IGNORE))
-    assert again.succeeded == 0 and again.rejected == 0 and again.skipped == sum(f.skipped for f in again.files) > 0
-    assert sum(again.resources.values()) == 0
-    assert {s["file"] for s in again.skips} == {p.name for p in VALID}
+    assert again.rejected == sum(1 for p in VALID if p.name in partial for _, ok in _balance(p) if not ok)
+    assert again.skipped == sum(f.skipped for f in again.files) > 0
+    assert all(f.succeeded == 0 for f in again.files if f.name not in partial)
+    assert {s["file"] for s in again.skips} == {p.name for p in VALID if p.name not in partial}

@@ -77,20 +77,26 @@ def _wrong_se01(path: Path) -> bool:
     return False
 
 
-def _unbalanced(path: Path) -> int:
-    """Claims whose CLM02 is not the sum of their SV102 / SV203 / SV302, counted from the text."""
+def _balance(path: Path) -> list[tuple[str, bool]]:
+    """(CLM01, CLM02 = the sum of its SV102 / SV203 / SV302) of every claim, from the text."""
     text = path.read_bytes().lstrip(b"\xef\xbb\xbf \r\n").decode("latin-1")
     el, term = text[3], text.split(text[3], 16)[16][1]
-    claims: list[tuple[Decimal, Decimal]] = []
+    claims: list[tuple[str, Decimal, Decimal]] = []
+    boundary = ("", Decimal(0), Decimal(0))  # after HL or SE nothing belongs to a claim
     for seg in (s.strip().split(el) for s in text.split(term)):
         if seg[0] in ("HL", "SE"):
-            claims.append((Decimal(0), Decimal(0)))  # a boundary: nothing after it belongs to a claim
+            claims.append(boundary)
         elif seg[0] == "CLM":
-            claims.append((Decimal(seg[2]), Decimal(0)))
+            claims.append((seg[1], Decimal(seg[2]), Decimal(0)))
         elif seg[0] in ("SV1", "SV2", "SV3") and claims:
-            total, lines = claims[-1]
-            claims[-1] = (total, lines + Decimal(seg[3 if seg[0] == "SV2" else 2]))
-    return sum(1 for total, lines in claims if total != lines)
+            clm01, total, lines = claims[-1]
+            claims[-1] = (clm01, total, lines + Decimal(seg[3 if seg[0] == "SV2" else 2]))
+    return [(clm01, total == lines) for clm01, total, lines in claims if clm01]
+
+
+def _unbalanced(path: Path) -> int:
+    """Claims whose CLM02 is not the sum of their line charges."""
+    return sum(1 for _, ok in _balance(path) if not ok)
 
 
 def _claim_level(e: InputError) -> bool:
