@@ -146,7 +146,9 @@ def _bad_inputs(tmp: Path) -> list[Path]:
     assert "~\nHI*" in claim and "*19461111*F~" in claim
     no_hi = tmp / "phi-837-no-hi.edi"  # the claim is rejected (the message once quoted CLM01)
     # each its own ISA13/GS06/ST02, or the re-send check skips it
-    no_hi.write_text(re.sub(r"\nHI\*[^~]*~", "", claim, count=1).replace("800000372", "800000901"))
+    # SE01 one less for the segment taken out, or the whole set is rejected for its count
+    no_hi.write_text(re.sub(r"~\nSE\*(\d+)\*", lambda m: f"~\nSE*{int(m.group(1)) - 1}*",
+                            re.sub(r"\nHI\*[^~]*~", "", claim, count=1)).replace("800000372", "800000901"))
     gender = tmp / "phi-837-gender.edi"  # a bad DMG03: a warning
     gender.write_text(claim.replace("*19461111*F~", "*19461111*Q~", 1).replace("800000372", "800000902"))
     ccda = tmp / "phi-broken.xml"
