@@ -70,7 +70,7 @@ def claim_ids(found: dict[str, list[Any]]) -> list[str]:
 
 
 def file_835(clps: list[list[str]], bpr02: str, plb: str | None = None) -> bytes:
-    body = [f"BPR*I*{bpr02}*C*CHK***********20240105", "TRN*1*CHK1*1559123456", "N1*PR*PAYER",
+    body = [f"BPR*I*{bpr02}*C*CHK************20240105", "TRN*1*CHK1*1559123456", "N1*PR*PAYER",
             "N1*PE*CLINIC*FI*599944521", "LX*1"]
     body += [s for c in clps for s in c]
     if plb:
