@@ -74,6 +74,9 @@ class JobConfig:
     id_salt: str = DEFAULT_ID_SALT
     strictness: Strictness = Strictness.WARN
     ndjson_max_bytes: int = 256 * 1024 * 1024
+    # Resource ids the NDJSON sink holds in memory before spilling them to its on-disk index (see
+    # etl.stage.seen): bounds memory at any run size; the output is the same whatever it is.
+    ndjson_memory_ids: int = 100_000
     parquet: bool = True
     parquet_row_group: int = 10_000
     transaction_time: str | None = None
@@ -106,6 +109,8 @@ class JobConfig:
                 raise ConfigError(f"source_timezone must be an IANA time zone, not {self.source_timezone!r}") from None
         if not 0 <= self.file_mode <= 0o777 or not self.file_mode & 0o400:
             raise ConfigError(f"file_mode must be permission bits (0 to 0777) the owner can read, not {self.file_mode:#o}")
+        if self.ndjson_memory_ids < 1:
+            raise ConfigError("ndjson_memory_ids must be at least 1")
 
     def with_load(self, **changes: object) -> JobConfig:
         """A copy with some :class:`ImportConfig` fields changed."""

@@ -83,9 +83,9 @@ def convert(
 def _convert(files: list[InputFile], out: Path, staging: Path, summary: RunSummary, config: JobConfig,
              state: StateStore | None, progress: Reporter, format_name: str | None,
              on_publish_step: StepHook | None) -> RunSummary:
-    fhir = NdjsonSink(staging / "fhir", config.ndjson_max_bytes)
-    errors = NdjsonSink(staging / "errors", config.ndjson_max_bytes)
-    warnings = NdjsonSink(staging / "warnings", config.ndjson_max_bytes)
+    fhir = NdjsonSink(staging / "fhir", config.ndjson_max_bytes, config.ndjson_memory_ids)
+    errors = NdjsonSink(staging / "errors", config.ndjson_max_bytes, config.ndjson_memory_ids)
+    warnings = NdjsonSink(staging / "warnings", config.ndjson_max_bytes, config.ndjson_memory_ids)
     used: dict[str, Any] = {}
     ctx = MappingContext(config.id_salt, config.strictness, config.source_timezone)
     # A unit keeps ~600k objects alive (an X12 set of 5,000 claims) and mapping allocates millions

@@ -50,15 +50,19 @@ def native_state() -> str:
     return "compiled"
 
 
+# FHIRFLOW_TEST_NDJSON_MEMORY_IDS (tests only): JobConfig.ndjson_memory_ids, to make the sink spill.
 _CONVERT = """
+import os
 import sys
 from pathlib import Path
 import etl
 from etl.config import JobConfig
 from etl.pipeline import convert
 print(etl.__file__, etl.compiled())
+memory_ids = int(os.environ.get("FHIRFLOW_TEST_NDJSON_MEMORY_IDS", JobConfig.ndjson_memory_ids))
 convert([Path(p) for p in sys.argv[2:]], Path(sys.argv[1]),
-        JobConfig(id_salt="subprocess-test", transaction_time="2026-01-01T00:00:00+00:00"))
+        JobConfig(id_salt="subprocess-test", transaction_time="2026-01-01T00:00:00+00:00",
+                  ndjson_memory_ids=memory_ids))
 """
 
 

@@ -7,22 +7,28 @@ sees a half-written file.
 The same resource can come out of many units (one Patient in every claim of a member). Identical
 copies are written once. When a later unit carries a different version of the same id (an ADT^A08
 update, an X12 replacement claim) the later one wins: the earlier line is dropped when the file is
-finalised, so every id appears exactly once per run.
+finalised, so every id appears exactly once per run. Which ids were written, and where, is kept in
+bounded memory by :class:`etl.stage.seen.SeenIndex` (spilling to a scratch SQLite file in the
+folder), so a run of any size holds the same few megabytes of it.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections import Counter, defaultdict
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from etl.errors import StageError
+from etl.stage.seen import MEMORY_IDS, IdKey, SeenIndex
+from etl.stage.seen import key as _key
+
+INDEX_FILE = ".seen.sqlite"  # the supersede index's scratch file, in the folder until close()
 
 
 def dumps_line(resource: dict[str, Any]) -> bytes:
@@ -30,39 +36,30 @@ def dumps_line(resource: dict[str, Any]) -> bytes:
     return orjson.dumps(resource, option=orjson.OPT_APPEND_NEWLINE)
 
 
-# fhirflow's own ids (etl.fhir.ids): 32 lower-case hex digits, i.e. a 128-bit number.
-_HEX_ID = re.compile(r"[0-9a-f]{32}")
-
-IdKey = int | str
-
-
-def _key(resource_id: str) -> IdKey:
-    """The seen-set key of an id: exact, so two different ids can never be taken for one (a hash
-    collision would drop a claim as "superseded"). A fhirflow id becomes its 128-bit number (an
-    int: about half the memory of the string, for millions of resources); any other id stays whole."""
-    if len(resource_id) == 32 and _HEX_ID.fullmatch(resource_id):
-        return int(resource_id, 16)
-    return resource_id
-
-
 @dataclass
 class _TypeState:
+    code: int  # the type's number in the SeenIndex
     part: int = 0
     size: int = 0
     fh: IO[bytes] | None = None
     paths: list[Path] = field(default_factory=list)
-    seen: dict[IdKey, int] = field(default_factory=dict)  # id key -> hash of the line
-    superseded: Counter[IdKey] = field(default_factory=Counter)  # id key -> earlier lines to drop
+    lines: list[int] = field(default_factory=list)  # lines written to each part
+    superseded: int = 0  # lines written that a later version of their id will drop
 
 
 class NdjsonSink:
-    """Writes resources into ``folder`` grouped by ``resourceType``."""
+    """Writes resources into ``folder`` grouped by ``resourceType``.
 
-    def __init__(self, folder: Path, max_bytes: int) -> None:
+    ``memory_ids`` bounds the ids held in memory (see :class:`etl.stage.seen.SeenIndex`); the output
+    is the same whatever it is.
+    """
+
+    def __init__(self, folder: Path, max_bytes: int, memory_ids: int = MEMORY_IDS) -> None:
         self.folder = folder
         self.max_bytes = max_bytes
-        self._types: dict[str, _TypeState] = defaultdict(_TypeState)
+        self._types: dict[str, _TypeState] = {}
         folder.mkdir(parents=True, exist_ok=True)
+        self.seen = SeenIndex(folder / INDEX_FILE, memory_ids)
 
     def write(self, resource: dict[str, Any]) -> bool:
         """Add one resource; False if an identical copy was already written."""
@@ -70,20 +67,28 @@ class NdjsonSink:
 
     def write_line(self, rtype: str, rid: str | None, line: bytes) -> bool:
         """Add one resource already serialized by :func:`dumps_line`."""
-        st = self._types[rtype]
+        st = self._types.get(rtype)
+        if st is None:
+            st = self._types[rtype] = _TypeState(self.seen.add_type())
+        k: IdKey = 0
+        h = 0
         if rid:
             k, h = _key(rid), hash(line)
-            prev = st.seen.get(k)
-            if prev == h:
-                return False
+            prev = self.seen.get(st.code, k)
             if prev is not None:
-                st.superseded[k] += 1
-            st.seen[k] = h
+                if prev[0] == h:
+                    return False
+                self.seen.drop(st.code, prev[1], prev[2])
+                st.superseded += 1
         if st.fh is None or (st.size and st.size + len(line) > self.max_bytes):
             self._rotate(rtype, st)
         assert st.fh is not None
+        offset = st.size
         st.fh.write(line)
         st.size += len(line)
+        st.lines[st.part] += 1
+        if rid:
+            self.seen.put(st.code, k, (h, st.part, offset))
         return True
 
     def _rotate(self, rtype: str, st: _TypeState) -> None:
@@ -96,6 +101,7 @@ class NdjsonSink:
         except OSError as exc:
             raise StageError(f"cannot write {path}: {exc}") from exc
         st.paths.append(path)
+        st.lines.append(0)
         st.size = 0
 
     def close(self) -> dict[str, list[tuple[Path, int]]]:
@@ -108,31 +114,41 @@ class NdjsonSink:
                 st.fh.close()
                 st.fh = None
             if st.superseded:
-                _drop_superseded(st.paths, st.superseded)
-            result[rtype] = [(p, _count_lines(p)) for p in st.paths]
-            st.seen.clear()
+                for part, offsets in groupby(self.seen.dropped(st.code), key=_part):
+                    st.lines[part] -= _drop_lines(st.paths[part], (off for _, off in offsets))
+            result[rtype] = list(zip(st.paths, st.lines))
+        self.seen.close()
         return result
 
 
-def _drop_superseded(paths: list[Path], superseded: Counter[IdKey]) -> None:
-    """Rewrite parts so that only the last version of each superseded id stays."""
-    left = Counter(superseded)
-    for path in paths:
-        tmp = path.with_suffix(".rewrite")
-        with open(path, "rb") as src, open(tmp, "wb") as dst:
-            for line in src:
-                rid = orjson.loads(line).get("id")
-                k = _key(rid) if rid else None
-                if k is not None and left.get(k, 0) > 0:
-                    left[k] -= 1
-                    continue
-                dst.write(line)
-        os.replace(tmp, path)
+def _part(position: tuple[int, int]) -> int:
+    return position[0]
 
 
-def _count_lines(path: Path) -> int:
-    with open(path, "rb") as fh:
-        return sum(1 for _ in fh)
+def _drop_lines(path: Path, offsets: Iterable[int]) -> int:
+    """Rewrite ``path`` without the lines starting at ``offsets`` (ascending); returns how many.
+
+    The bytes between them are copied as they are, so nothing is parsed again.
+    """
+    tmp = path.with_suffix(".rewrite")
+    dropped = pos = 0
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        for off in offsets:
+            _copy(src, dst, off - pos, path)
+            pos = off + len(src.readline())
+            dropped += 1
+        shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(tmp, path)
+    return dropped
+
+
+def _copy(src: IO[bytes], dst: IO[bytes], n: int, path: Path) -> None:
+    while n > 0:
+        chunk = src.read(min(n, 1 << 20))
+        if not chunk:
+            raise StageError(f"{path} is shorter than what was written to it")
+        dst.write(chunk)
+        n -= len(chunk)
 
 
 def read_ndjson(path: Path) -> Iterator[dict[str, Any]]:

@@ -31,7 +31,7 @@ def test_identical_copies_written_once_and_last_version_wins(tmp_path: Path) -> 
 
 def test_id_keys_are_exact() -> None:
     # A key shared by two ids would drop the first resource as "superseded" by the second.
-    from etl.stage.ndjson import _key
+    from etl.stage.seen import key as _key
 
     fhirflow_id = "0f" * 16
     assert _key(fhirflow_id) == int(fhirflow_id, 16)
