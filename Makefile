@@ -15,7 +15,7 @@ NATIVE := build/.native-$(COMPILE)
 HAPI   := docker/hapi/hapi.sh
 HAPI_PORT ?= 8080
 
-.PHONY: install lock test-latest native postgres-up postgres-down hapi-build hapi-up hapi-down test lint typecheck unit demo demo-stop bench clean
+.PHONY: install lock test-latest native postgres-up postgres-down hapi-build hapi-up hapi-down test lint typecheck unit demo demo-stop bench bench-scale clean
 
 $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -92,6 +92,11 @@ demo-stop:
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Peak RSS at 600,000 and 2,000,000 claims only (docs/benchmarks.md): ~10 min on 2 cores, 2.3 GB of
+# generated input kept in bench/.data, up to ~8 GB of output there while a run lasts.
+bench-scale: install
+	$(BIN)/python bench/run.py --only x12-scale --scale-claims 600000,2000000
 
 clean:
 	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """fhirflow benchmarks (``make bench``): X12, C-CDA and HL7 v2, each against its goal and a peer.
 
-    .venv/bin/python bench/run.py [--quick] [--only x12,ccda,hl7v2] [--data DIR] [--json FILE]
+    .venv/bin/python bench/run.py [--quick] [--only x12,x12-scale,ccda,hl7v2] [--data DIR] [--json FILE]
 
 What is measured (all in this one run, so ratios compare like with like on a busy machine):
 
@@ -14,6 +14,12 @@ What is measured (all in this one run, so ratios compare like with like on a bus
   compiled (``make native``, mypyc), the whole file is converted once more as pure Python
   (``FHIRFLOW_NO_EXTENSIONS=1``), an information row showing what compiling gains (``--no-pure``
   skips it).
+- **x12-scale**: peak RSS at scale: a generated 837P of each of ``--scale-claims`` claims
+  (default 600,000: ~520 MB; ``make bench-scale`` adds 2,000,000: ~1.7 GB) through ``fhirflow
+  convert`` with the default options, against the goal of < 300 MB at any size. Memory must not grow
+  with the claim count (the NDJSON sink's id index spills to disk, :mod:`etl.stage.seen`), so the
+  rows of several sizes should show about the same peak. Each output (up to ~8 GB of NDJSON) is
+  deleted once its counts are checked.
 - **ccda**: C-CDA documents per second on one core (bench/ccda/bench.py: read → to_fhir → JSON in
   one process, warm), and ``fhirflow convert`` end to end over the same folder. Peer: none on this
   machine (Microsoft FHIR-Converter is a .NET service); said so in the table.
@@ -47,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 for sub in ("x12", "hl7v2"):  # gen_837p, pyx12_walk; gen_batch
     sys.path.insert(0, str(HERE / sub))
 
-FORMATS = ("x12", "ccda", "hl7v2")
+FORMATS = ("x12", "x12-scale", "ccda", "hl7v2")
 # Whether `fhirflow convert` runs the mypyc-compiled modules (`make native`) or their .py sources:
 # the children inherit this environment, FHIRFLOW_NO_EXTENSIONS included.
 import etl  # noqa: E402  (from ROOT, put on the path above)
@@ -58,6 +64,7 @@ HEADINGS = ("format", "metric", "value", "peer", "peer value", "ratio", "goal", 
 X12_RATIO_GOAL = 20.0
 X12_RSS_GOAL_MB = 300.0
 X12_RSS_MIN_INPUT_MB = 200.0
+SCALE_CLAIMS = (600_000,)  # make bench; make bench-scale adds 2,000,000
 CCDA_GOAL = 50.0
 
 
@@ -207,6 +214,38 @@ def bench_x12(args: argparse.Namespace, data: Path) -> list[Row]:
     ]
 
 
+def bench_x12_scale(args: argparse.Namespace, data: Path) -> list[Row]:
+    from gen_837p import generate
+
+    folder = data / "x12"
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = source_digest(HERE / "x12" / "gen_837p.py")
+    rows = []
+    for n in args.scale_claims:
+        src = folder / f"837p-{n}c.x12"
+        meta = src.with_suffix(".json")
+        info = json.loads(meta.read_text()) if meta.exists() and src.exists() else {}
+        if info.get("generator") != digest:
+            log(f"x12-scale: generating {src.name} ({n:,} claims)")
+            info = {"generator": digest, "claims": generate(src, n), "bytes": 0}
+            info["bytes"] = src.stat().st_size
+            meta.write_text(json.dumps(info))
+        size_mb = src.stat().st_size / 1e6
+        log(f"x12-scale: fhirflow convert on {src.name} ({n:,} claims, {size_mb:.0f} MB)")
+        out = folder / f"out-{n}c"
+        run = convert([src], out, "--no-ledger")
+        s = summary(run)
+        res = s["resources"]
+        assert isinstance(res, dict)
+        if s["rejected"] != 0 or res.get("Claim") != n:
+            raise SystemExit(f"x12-scale: expected {n} Claims and nothing rejected, got {json.dumps(s)[:500]}")
+        shutil.rmtree(out)  # gigabytes of NDJSON and Parquet; the counts were checked
+        rows.append(Row("x12", f"peak RSS of fhirflow convert, {n:,} claims ({size_mb:,.0f} MB, {run.seconds:.0f} s, "
+                        f"{n / run.seconds:,.0f} claims/s)", f"{run.rss_mb:,.0f} MB",
+                        goal=f"< {X12_RSS_GOAL_MB:g} MB at any size", met=yes_no(run.rss_mb < X12_RSS_GOAL_MB)))
+    return rows
+
+
 # --- C-CDA ----------------------------------------------------------------------------------------
 
 def bench_ccda(args: argparse.Namespace, data: Path) -> list[Row]:
@@ -299,6 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--claims", type=int, help="X12: at least this many claims (default 100000; quick 300)")
     ap.add_argument("--min-mb", type=float, help="X12: and at least this many MB (default 200; quick 0)")
     ap.add_argument("--pyx12-sets", type=int, help="X12: transaction sets (5,000 claims each) pyx12 walks (default 2)")
+    ap.add_argument("--scale-claims", type=lambda v: [int(x) for x in v.split(",")],
+                    help="X12 scale: comma-separated claim counts whose peak RSS is measured "
+                         "(default 600000; make bench-scale: 600000,2000000; quick 2000)")
     ap.add_argument("--ccda-copies", type=int, help="C-CDA: copies of each sample document (default 40; quick 1)")
     ap.add_argument("--no-pure", dest="pure", action="store_false",
                     help="X12: skip the extra pure-Python run of the whole file (FHIRFLOW_NO_EXTENSIONS=1)")
@@ -306,6 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     quick = args.quick
     for name, full, small in (("claims", 100_000, 300), ("min_mb", 200.0, 0.0), ("pyx12_sets", 2, 1),
+                              ("scale_claims", list(SCALE_CLAIMS), [2_000]),
                               ("ccda_copies", 40, 1), ("hl7_messages", 20_000, 300)):
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
@@ -317,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data.mkdir(parents=True, exist_ok=True)
 
     benches: dict[str, Callable[[argparse.Namespace, Path], list[Row]]] = {
-        "x12": bench_x12, "ccda": bench_ccda, "hl7v2": bench_hl7v2}
+        "x12": bench_x12, "x12-scale": bench_x12_scale, "ccda": bench_ccda, "hl7v2": bench_hl7v2}
     rows: list[Row] = []
     started = time.perf_counter()
     for fmt in FORMATS:

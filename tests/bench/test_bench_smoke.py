@@ -25,4 +25,5 @@ def test_bench_quick_runs_and_prints_the_table(tmp_path: Path) -> None:
         "format", "metric", "value", "peer", "peer value", "ratio", "goal", "met"]
     for fmt in ("x12", "ccda", "hl7v2"):
         assert f"| {fmt}" in proc.stdout
+    assert "peak RSS of fhirflow convert, 2,000 claims" in proc.stdout  # x12-scale, tiny in --quick
     assert (tmp_path / "rows.json").exists()
