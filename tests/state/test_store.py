@@ -88,30 +88,28 @@ def _record_many(url: str, worker: int, barrier: multiprocessing.synchronize.Bar
     store.close()
 
 
-def test_parallel_writers_on_separate_processes_keep_one_row_per_interchange(state_url: str) -> None:
-    StateStore.open(state_url).close()  # created before the race, like a DAG's first run
+def _race(url: str, workers: int) -> None:
+    """``workers`` processes run :func:`_record_many` at once (released together by a barrier)."""
     ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(4)
-    procs = [ctx.Process(target=_record_many, args=(state_url, w, barrier)) for w in range(4)]
+    barrier = ctx.Barrier(workers)
+    procs = [ctx.Process(target=_record_many, args=(url, w, barrier)) for w in range(workers)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(120)
         assert p.exitcode == 0
+
+
+def test_parallel_writers_on_separate_processes_keep_one_row_per_interchange(state_url: str) -> None:
+    StateStore.open(state_url).close()  # created before the race, like a DAG's first run
+    _race(state_url, 4)
     with StateStore.open(state_url) as store:
         rows = store.interchanges.all()
     assert len(rows) == 20 and len({r.key.isa13 for r in rows}) == 20
 
 
 def test_first_use_by_parallel_processes_migrates_once(state_url: str) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(3)
-    procs = [ctx.Process(target=_record_many, args=(state_url, w, barrier)) for w in range(3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
+    _race(state_url, 3)
     with StateStore.open(state_url) as store, store.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM fhirflow_schema")).scalar() == 1
 
