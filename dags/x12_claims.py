@@ -11,10 +11,11 @@ dag = build_file_dag(
 ### x12_claims
 Picks up ASC X12 5010 files from `landing/x12/`: 837P/837I/837D → Claim (+ Patient, Coverage,
 Organization, Practitioner), 835 → ExplanationOfBenefit + PaymentReconciliation, 834 → Patient,
-Coverage, RelatedPerson. The transaction set (ST…SE) is the unit of rejection; rejected sets are in
-`quarantine/x12/<day>/` beside their error records (ISA13/GS06/ST02, segment position) and the run
-fails so it shows here; the other sets are loaded. A re-sent interchange (same ISA06 + ISA13) is
-skipped using the ledger in `ledger/x12-interchanges.json`; re-running a run is safe (ids are
-deterministic, the ledger knows its own run).
+Coverage, RelatedPerson. The claim (837 2300, 835 CLP, 834 INS) is the unit of rejection, the
+transaction set for envelope and header defects; files with rejections are in `quarantine/x12/<day>/`
+beside their error records (ISA13/GS06/ST02, claim and segment position) and the run fails so it
+shows here; everything else is loaded. A re-sent interchange (same control numbers and bytes) is
+skipped only once it was loaded (the ledger in the run-state database, `<root>/state.db`), and set
+aside in `duplicates/x12/<day>/`; re-running a run is safe (ids are deterministic).
 """,
 )

@@ -35,7 +35,7 @@ JOBS = [
         "fhir-converter/ADT-A08-01.hl7", "fhir-converter/ORU-R01-01.hl7", "fhir-converter/LAB-ORU-1.hl7",
         "fhir-converter/LRI_2.0-NG_CBC_Typ_Message.hl7", "python-hl7/sample_batch1.hl7",
         "python-hl7/sample_file1.hl7", "cdc-data-exchange-hl7/phlip-flu-batch.hl7"]),
-    # three distinct interchanges (many public samples share ISA06/ISA13: the ledger would skip them)
+    # three distinct interchanges: an 837P, an 835 and an 834
     ("x12_claims", "x12", [
         "837P/uhin-x12-parser/837.edi", "835/linuxforhealth-x12/secondary-payment.835",
         "834/pyx12/834_deident_family.txt"]),
