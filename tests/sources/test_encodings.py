@@ -110,3 +110,16 @@ def test_a_ccda_that_is_not_the_utf16_it_declares_is_an_error_record(tmp_path: P
     assert summary.rejected == 1
     record = orjson.loads(next((tmp_path / "out" / "errors").glob("*.ndjson")).read_bytes())
     assert "not valid UTF-16-LE" in record["issue"][0]["details"]["text"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-32-be"])
+def test_validate_reads_a_wide_x12_file_like_its_utf8_original(tmp_path: Path, codec: str) -> None:
+    # pyx12 reads single-byte text only: it is handed a private UTF-8 copy, removed afterwards.
+    from etl.sources.x12.validate import file_versions, validate_file
+
+    wide = _encode(X12, tmp_path / "in.edi", codec)
+    assert file_versions(wide) == file_versions(X12) == {"005010X222A1"}
+    plain_err, plain_warns = validate_file(X12, file_versions(X12))
+    wide_err, wide_warns = validate_file(wide, file_versions(wide))
+    assert (wide_err is None, wide_warns) == (plain_err is None, plain_warns)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.edi"]

@@ -8,11 +8,17 @@ Its ``x12valid`` script exits 1 for valid and invalid files alike, so the boolea
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from etl.errors import EnvelopeError, InputError, Location
+from etl.errors import InputError, Location
+from etl.sources.encoding import detect_encoding, open_utf8
 from etl.sources.x12.tokenize import SegmentReader
 
 PYX12_MAPS = {"005010X222A1", "005010X223A2", "005010X221A1", "005010X220A1"}
@@ -29,7 +35,7 @@ def file_versions(path: Path) -> set[str]:
     versions: set[str] = set()
     gs08 = ""
     try:
-        with open(path, "rb") as fh:
+        with open_utf8(path) as fh:
             reader = SegmentReader(fh, path.name)
             for _, text in reader:
                 el = reader.delimiters.element if reader.delimiters is not None else "*"
@@ -40,9 +46,25 @@ def file_versions(path: Path) -> set[str]:
                     v = (e[3] if len(e) > 3 else "") or gs08
                     if v:
                         versions.add(v)
-    except (OSError, EnvelopeError):
+    except (OSError, InputError):
         pass
     return versions
+
+
+@contextlib.contextmanager
+def _readable_by_pyx12(path: Path) -> Iterator[Path]:
+    """``path`` itself, or for a UTF-16/32 file a UTF-8 copy in a private temporary folder (pyx12
+    reads single-byte text only), removed afterwards."""
+    with open(path, "rb") as fh:
+        codec, _ = detect_encoding(fh.read(4))
+    if codec is None or codec == "utf-8":
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="fhirflow-validate-") as tmp:
+        copy = Path(tmp) / path.name
+        with open_utf8(path) as src, open(os.open(copy, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600), "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        yield copy
 
 
 def validate_file(path: Path, versions: set[str]) -> tuple[InputError | None, list[str]]:
@@ -72,7 +94,8 @@ def validate_file(path: Path, versions: set[str]) -> tuple[InputError | None, li
     propagate, logger.propagate = logger.propagate, False
     try:
         param = pyx12.params.params()
-        ok = pyx12.x12n_document.x12n_document(param, str(path), ack, None, None)
+        with _readable_by_pyx12(path) as readable:
+            ok = pyx12.x12n_document.x12n_document(param, str(readable), ack, None, None)
     except Exception as exc:  # noqa: BLE001 - pyx12 raises plain exceptions on garbage
         ok = False
         records.append(f"pyx12 stopped: {type(exc).__name__}: {exc}")
