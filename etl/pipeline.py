@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from etl.config import JobConfig
+from etl.config import JobConfig, Strictness
 from etl.errors import ConfigError, FhirflowError, InputError, InternalError, Location, ParseError, UnsupportedError
 from etl.fhir.context import MappingContext
 from etl.fhir.outcome import issue, to_fhir_operation_outcome
@@ -33,7 +33,7 @@ from etl.sources.base import Unit
 from etl.sources.inputs import InputFile, expand_inputs
 from etl.sources.registry import detect, new_source
 from etl.stage.manifest import build_manifest
-from etl.stage.ndjson import NdjsonSink, dumps_line
+from etl.stage.ndjson import REPLACED, NdjsonSink, dumps_line
 from etl.stage.output import StepHook, fresh_staging, publish
 from etl.stage.parquet import ndjson_to_parquet
 from etl.stage.views import load_views
@@ -246,7 +246,8 @@ def _convert_unit(
         fs.attempted += 1
         fs.succeeded += 1
     for rtype, rid, line in lines:
-        fhir.write_line(rtype, rid, line)
+        if fhir.write_line(rtype, rid, line) == REPLACED:
+            _superseded(fs, ctx, rtype, rid)
     if parts_rejected:  # claims rejected alone: a record each; the unit is not wholly converted
         rejected = getattr(source, "rejected", None)
         if rejected is not None:
@@ -258,6 +259,16 @@ def _convert_unit(
         fs.warnings += len(found)
         warnings.write(_warning_record(unit, fs.name, found, ctx))
     return [rtype for rtype, _, _ in lines]
+
+
+def _superseded(fs: FileSummary, ctx: MappingContext, rtype: str, rid: str | None) -> None:
+    """A resource replaced another version of itself written earlier in the run: the last one is
+    kept, so the earlier content is gone from the output. Counted per type and, unless strictness
+    is ``ignore``, a warning of this unit naming the id (ids are keyed hashes, not PHI)."""
+    fs.superseded[rtype] = fs.superseded.get(rtype, 0) + 1
+    if ctx.strictness is not Strictness.IGNORE:
+        ctx.warnings.append(f"{rtype}/{rid}: replaces a version with other content written earlier in "
+                            "this run (same business key); the later one is kept")
 
 
 def _internal(exc: Exception, doing: str, file: str) -> InternalError:

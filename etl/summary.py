@@ -33,6 +33,10 @@ class FileSummary:
     notes: list[str] = field(default_factory=list)
     # what was skipped on purpose, one dict per skipped interchange (file, ISA13, who loaded it, when)
     skips: list[dict[str, str]] = field(default_factory=list)
+    # resources of this file that replaced a version with other content written earlier in the run
+    # (same id: a claim's replacement, a reused CLM01, a payer sent with and without its address),
+    # per type; each is also a warning naming the id
+    superseded: dict[str, int] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -76,6 +80,14 @@ class RunSummary:
         return sum(f.warnings for f in self.files)
 
     @property
+    def superseded(self) -> Counter[str]:
+        """Per type, resources that replaced an earlier version written in this run."""
+        out: Counter[str] = Counter()
+        for f in self.files:
+            out.update(f.superseded)
+        return out
+
+    @property
     def skips(self) -> list[dict[str, str]]:
         """Every skipped interchange of the run (the manifest and XCom list them)."""
         return [s for f in self.files for s in f.skips]
@@ -89,6 +101,7 @@ class RunSummary:
             "skipped": self.skipped,
             "warnings": self.warnings,
             "resources": dict(sorted(self.resources.items())),
+            "superseded": dict(sorted(self.superseded.items())),
             "skips": self.skips,
             "entries_skipped": dict(sorted(self.entries_skipped.items())),
             "files": [asdict(f) for f in self.files],
@@ -108,6 +121,9 @@ class RunSummary:
             lines.append(f"  not read (entries of the input folders): {said}")
         lines.append("resources:")
         width = max((len(t) for t in self.resources), default=10)
-        lines += [f"  {t:<{width}} {n:>9}" for t, n in sorted(self.resources.items())]
+        replaced = self.superseded
+        lines += [f"  {t:<{width}} {n:>9}" + (f"  ({replaced[t]} replaced an earlier version in this run)"
+                                              if replaced.get(t) else "")
+                  for t, n in sorted(self.resources.items())]
         lines.append(f"  {'errors':<{width}} {self.errors:>9}")
         return "\n".join(lines)

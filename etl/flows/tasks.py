@@ -44,6 +44,7 @@ def convert_batch(root: Path, fmt: str, run: str, day: str, batch: dict[str, Any
         # inputs holding nothing new (every unit skipped as already loaded): settle sets them aside
         "only_skipped": sorted(f.name for f in summary.files if f.only_skipped),
         "skips": summary.skips,
+        "superseded": dict(summary.superseded),  # per type: replaced a version written earlier in the run
     }
 
 

@@ -30,6 +30,11 @@ from etl.stage.seen import key as _key
 
 INDEX_FILE = ".seen.sqlite"  # the supersede index's scratch file, in the folder until close()
 
+# What :meth:`NdjsonSink.write_line` did with a line (falsy only for the identical copy).
+SAME = 0  # an identical copy of a line already written: nothing written
+NEW = 1  # the first line of its id (or a line without an id)
+REPLACED = 2  # its id was written before with other content: this line replaces that one
+
 
 def dumps_line(resource: dict[str, Any]) -> bytes:
     """One NDJSON line: canonical JSON (UTF-8, keys in mapper order, no whitespace) and a newline."""
@@ -61,25 +66,29 @@ class NdjsonSink:
         folder.mkdir(parents=True, exist_ok=True)
         self.seen = SeenIndex(folder / INDEX_FILE, memory_ids)
 
-    def write(self, resource: dict[str, Any]) -> bool:
-        """Add one resource; False if an identical copy was already written."""
+    def write(self, resource: dict[str, Any]) -> int:
+        """Add one resource; :data:`SAME` (0) if an identical copy was already written, else
+        :data:`NEW` or :data:`REPLACED`."""
         return self.write_line(resource["resourceType"], resource.get("id"), dumps_line(resource))
 
-    def write_line(self, rtype: str, rid: str | None, line: bytes) -> bool:
-        """Add one resource already serialized by :func:`dumps_line`."""
+    def write_line(self, rtype: str, rid: str | None, line: bytes) -> int:
+        """Add one resource already serialized by :func:`dumps_line`; returns :data:`SAME`,
+        :data:`NEW` or :data:`REPLACED` (the last version of an id is the one kept)."""
         st = self._types.get(rtype)
         if st is None:
             st = self._types[rtype] = _TypeState(self.seen.add_type())
         k: IdKey = 0
         h = 0
+        outcome = NEW
         if rid:
             k, h = _key(rid), hash(line)
             prev = self.seen.get(st.code, k)
             if prev is not None:
                 if prev[0] == h:
-                    return False
+                    return SAME
                 self.seen.drop(st.code, prev[1], prev[2])
                 st.superseded += 1
+                outcome = REPLACED
         if st.fh is None or (st.size and st.size + len(line) > self.max_bytes):
             self._rotate(rtype, st)
         assert st.fh is not None
@@ -89,7 +98,7 @@ class NdjsonSink:
         st.lines[st.part] += 1
         if rid:
             self.seen.put(st.code, k, (h, st.part, offset))
-        return True
+        return outcome
 
     def _rotate(self, rtype: str, st: _TypeState) -> None:
         if st.fh is not None:
