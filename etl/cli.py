@@ -128,6 +128,11 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--public-base-url", help="NDJSON is already served at this URL (else fhirflow serves it)")
     load.add_argument("--publish-host", default="127.0.0.1", help="address to serve NDJSON on (default 127.0.0.1)")
     load.add_argument("--advertise-host", help="host name the FHIR server uses to reach this machine (containers)")
+    load.add_argument("--publish-allow-remote", action="store_true",
+                      default=os.environ.get("FHIRFLOW_PUBLISH_ALLOW_REMOTE") == "1",
+                      help="let --publish-host be other than loopback (the NDJSON is PHI; env FHIRFLOW_PUBLISH_ALLOW_REMOTE=1)")
+    load.add_argument("--publish-cert", type=Path, help="PEM certificate: serve the NDJSON over HTTPS (with --publish-key)")
+    load.add_argument("--publish-key", type=Path, help="PEM private key of --publish-cert")
     load.add_argument("--max-wait", type=_number(float, "seconds", 0), default=10.0,
                       help="cap on the server's Retry-After while polling (s)")
     load.add_argument("--timeout", type=_number(float, "seconds", 1), default=1800.0,
@@ -159,6 +164,12 @@ def _ledger_parser(p: argparse.ArgumentParser) -> None:
     imp.add_argument("file", type=Path)
 
 
+def _tls(args: argparse.Namespace) -> tuple[str, str] | None:
+    if bool(args.publish_cert) != bool(args.publish_key):
+        raise ConfigError("--publish-cert and --publish-key go together")
+    return (str(args.publish_cert), str(args.publish_key)) if args.publish_cert else None
+
+
 def _job_config(args: argparse.Namespace) -> JobConfig:
     load = ImportConfig()
     if getattr(args, "fhir_url", None) is not None or args.command in ("import", "run"):
@@ -167,6 +178,7 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         load = ImportConfig(
             fhir_url=args.fhir_url, dialect=args.dialect, public_base_url=args.public_base_url,
             publish_host=args.publish_host, advertise_host=args.advertise_host, max_retry_after_s=args.max_wait, timeout_s=args.timeout,
+            publish_allow_remote=args.publish_allow_remote, publish_tls=_tls(args),
             verify="none" if args.no_verify else "ids",
         )
     state = _state_url(args, args.folder if args.command == "import" else args.out)

@@ -46,6 +46,8 @@ class ImportConfig:
     publish_host: str = "127.0.0.1"
     publish_port: int = 0
     advertise_host: str | None = None  # host name the server uses to reach the publisher (compose: the worker's)
+    publish_allow_remote: bool = False  # bind the publisher beyond loopback (it warns); the files are PHI
+    publish_tls: tuple[str, str] | None = None  # (certificate, key) PEM files: the publisher speaks HTTPS
     poll_interval_s: float = 2.0
     max_retry_after_s: float = 10.0
     timeout_s: float = 1800.0

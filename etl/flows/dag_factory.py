@@ -46,7 +46,9 @@ def _config(params: dict[str, Any], transaction_time: str | None) -> Any:
         source_timezone=params.get("source_timezone") or None,
         load=ImportConfig(fhir_url=params["fhir_url"], max_retry_after_s=float(params["max_retry_after_s"]),
                           timeout_s=float(params["import_timeout_s"]), publish_host=params["publish_host"],
-                          advertise_host=params.get("advertise_host") or None),
+                          advertise_host=params.get("advertise_host") or None,
+                          # a deployment's choice, not a run's: only the environment can open the publisher
+                          publish_allow_remote=os.environ.get("FHIRFLOW_PUBLISH_ALLOW_REMOTE") == "1"),
     )
 
 

@@ -23,7 +23,7 @@ from etl.errors import ConfigError, PermanentLoadError, TransientLoadError
 from etl.load.dialects import get_dialect
 from etl.load.dialects.base import ImportInput
 from etl.load.http import Sender, raise_for_permanent, retry_after
-from etl.load.publish import Publisher
+from etl.load.publish import Publisher, new_credential
 from etl.stage.manifest import read_manifest
 from etl.stage.ndjson import read_ndjson
 from etl.stage.output import current_generation
@@ -61,14 +61,19 @@ class ImportReport:
 
 
 @contextlib.contextmanager
-def _published(folder: Path, cfg: ImportConfig) -> Iterator[str]:
+def _published(folder: Path, cfg: ImportConfig, files: list[str],
+               credential: tuple[str, str] | None) -> Iterator[str]:
+    """The base URL the server fetches ``files`` from: ``public_base_url``, or this job's own
+    publisher (only these files, only with ``credential``, only until the job ends)."""
     if cfg.public_base_url:
         yield cfg.public_base_url.rstrip("/")
         return
-    with Publisher(folder, cfg.publish_host, cfg.publish_port) as base:
+    tls = (Path(cfg.publish_tls[0]), Path(cfg.publish_tls[1])) if cfg.publish_tls else None
+    with Publisher(folder, cfg.publish_host, cfg.publish_port, files=files, credential=credential,
+                   allow_remote=cfg.publish_allow_remote, tls=tls) as base:
         if cfg.advertise_host:
-            port = base.rsplit(":", 1)[1]
-            yield f"http://{cfg.advertise_host}:{port}"
+            scheme, port = base.split("://", 1)[0], base.rsplit(":", 1)[1]
+            yield f"{scheme}://{cfg.advertise_host}:{port}"
         else:
             yield base
 
@@ -129,9 +134,12 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
     )
     sender = Sender(http, cfg, sleep=sleep)
     try:
-        with _published(folder, cfg) as files_base:
+        # A fresh secret per job for the built-in publisher: the server presents it when it fetches
+        # (HAPI: storageDetail.credentialHttpBasic); it is never logged or stored.
+        credential = None if cfg.public_base_url else new_credential()
+        with _published(folder, cfg, [o["url"] for o in entries], credential) as files_base:
             inputs = [ImportInput(o["type"], f"{files_base}/{o['url']}", int(o["count"])) for o in entries]
-            path, headers, body = dialect.kickoff(inputs, source=files_base + "/")
+            path, headers, body = dialect.kickoff(inputs, source=files_base + "/", credential=credential)
             response = sender.send("POST", f"{base}/{path}", headers=headers, json=body)
             raise_for_permanent(response, "$import kick-off")
             report.status_url = dialect.status_url(response, base)

@@ -31,8 +31,10 @@ class PollState:
 class ImportDialect(Protocol):
     name: str
 
-    def kickoff(self, inputs: list[ImportInput], source: str) -> tuple[str, dict[str, str], dict[str, Any]]:
-        """(relative path, headers, JSON body) of the kick-off request."""
+    def kickoff(self, inputs: list[ImportInput], source: str,
+                credential: tuple[str, str] | None = None) -> tuple[str, dict[str, str], dict[str, Any]]:
+        """(relative path, headers, JSON body) of the kick-off request. ``credential``: the
+        (user, password) the server must present as HTTP Basic when it fetches the inputs."""
         ...
 
     def status_url(self, response: httpx.Response, base_url: str) -> str:
