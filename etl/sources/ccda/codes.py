@@ -39,6 +39,7 @@ CODE_SYSTEMS: dict[str, str] = {
     "2.16.840.1.113883.6.259": "https://www.cdc.gov/nhsn/cdaportal/terminology/codesystem/hsloc.html",
     "2.16.840.1.113883.3.221.5": "https://nahdo.org/sopt",
     "2.16.840.1.113883.6.301.3": "https://www.nubc.org/CodeSystem/RevenueCodes",
+    "1.2.840.10008.2.16.4": "http://dicom.nema.org/resources/ontology/DCM",  # DICOM Controlled Terminology
     # HL7 v3 code systems (2.16.840.1.113883.5.x) -> THO
     "2.16.840.1.113883.5.1": V3 + "v3-AdministrativeGender",
     "2.16.840.1.113883.5.2": V3 + "v3-MaritalStatus",
