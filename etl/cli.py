@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
-from etl import __version__, compiled
+from etl import __version__, cli_views, compiled
 from etl.config import DEFAULT_ID_SALT, ImportConfig, JobConfig, Strictness
 from etl.errors import ConfigError, LoadError, StageError
 from etl.progress import Reporter
@@ -139,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("folder", type=Path, help="a folder written by 'fhirflow convert'")
     sub.add_parser("run", parents=[conv, state, load], help="convert, then import")
     _ledger_parser(sub.add_parser("ledger", help="the X12 interchange ledger: list, show, forget, import"))
+    cli_views.add_parser(sub, _Parser)
     return p
 
 
@@ -282,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "ledger":
             return _ledger(args)
+        if args.command == "views":
+            return cli_views.main(args)
         config = _job_config(args)
         if args.command == "import":
             _import(args.folder, config)
