@@ -99,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--max-file-mb", type=_number(int, "MiB", 1), default=256,
                       help="rotate NDJSON files at this size (MiB, at least 1)")
     conv.add_argument("--no-parquet", action="store_true", help="skip the Parquet staging tables")
+    conv.add_argument("--views", action="append", type=Path, default=[], metavar="DIR",
+                      help="also stage your own SQL-on-FHIR ViewDefinitions (a folder or file; repeatable) as "
+                           "OUT/parquet/<view name>/; a bad one stops the run before it starts (exit 2)")
+    conv.add_argument("--no-tables", action="store_true",
+                      help="skip the shipped analyst tables (claim_item, eob_item_adjudication, ...)")
     conv.add_argument("-q", "--quiet", action="store_true",
                       help="no progress display (bars on a terminal, else a line every 10 s on stderr)")
     conv.add_argument("--timezone", type=_zone, default=os.environ.get("FHIRFLOW_SOURCE_TZ"),
@@ -178,6 +183,8 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         strictness=Strictness(args.strictness),
         ndjson_max_bytes=args.max_file_mb * 1024 * 1024,
         parquet=not args.no_parquet,
+        analyst_tables=not args.no_tables,
+        user_views=tuple(str(v) for v in args.views),
         transaction_time=args.transaction_time,
         source_timezone=args.timezone,
         x12_validate=args.validate,

@@ -1,7 +1,7 @@
 """A small FHIRPath subset: what SQL-on-FHIR v2 ViewDefinitions in ``schemas/views`` need.
 
 Supported: member navigation (choice types via ``value.ofType(Quantity)``), indexers ``[0]``,
-literals (string, number, boolean), ``%constants`` and ``%rowIndex``, ``= != > < >= <=``, ``and or``,
+literals (string, number, boolean, ``{}``), ``%constants`` and ``%rowIndex``, ``= != > < >= <=``, ``and or``,
 ``not()``, ``|`` (union), arithmetic ``+ - * / div mod`` (``+`` and ``&`` on strings concatenate), and
 the functions ``first last exists empty count join where ofType extension getResourceKey
 getReferenceKey lowBoundary highBoundary`` (the boundaries in :mod:`etl.fhir.boundary`). Anything
@@ -25,7 +25,7 @@ Expr = Callable[[Coll, dict[str, Any]], Coll]
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<num>\d+(?:\.\d+)?)|(?P<const>%[A-Za-z_]\w*)"
-    r"|(?P<id>\$this|[A-Za-z_]\w*|`[^`]+`)|(?P<op>!=|>=|<=|[.()\[\],=<>+\-*/&|]))"
+    r"|(?P<id>\$this|[A-Za-z_]\w*|`[^`]+`)|(?P<op>!=|>=|<=|\{\s*\}|[.()\[\],=<>+\-*/&|]))"
 )
 _FUNCS = {"first", "last", "exists", "empty", "count", "join", "where", "ofType", "extension",
           "getResourceKey", "getReferenceKey", "not", "lowBoundary", "highBoundary"}
@@ -175,6 +175,8 @@ class _Parser:
             return e
         if val == "$this":
             return lambda c, env: c
+        if val.startswith("{"):  # {}: the empty collection (a null column in a unionAll branch)
+            return lambda c, env: []
         if val in ("true", "false"):
             b = val == "true"
             return lambda c, env: [b]

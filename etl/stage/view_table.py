@@ -4,7 +4,7 @@ Types (SQL-on-FHIR v2 "Column Types"; the physical type is the implementation's)
 
 - ``boolean`` → bool; ``integer``, ``integer64``, ``positiveInt``, ``unsignedInt`` → int64.
 - ``decimal`` → ``decimal128``, never float64: a column's precision and scale come from its
-  ``ansi/type`` tag (``DECIMAL(18,2)``, what the shipped money columns carry: X12 amounts have at most
+  ``ansi/type`` tag (``DECIMAL(20,2)``, what the shipped money columns carry: 18 digits, X12 R's most: X12 amounts have at most
   2 decimals), else ``DECIMAL(38,9)``. A value with more decimals than its column's scale is an error
   naming the view and column (set the tag), never rounded. JSON numbers keep their own digits: a
   float is taken through its shortest text (what fhirflow's NDJSON writes), and a value of 16 or more
@@ -262,7 +262,7 @@ class TableWriter:
         elif self._csv is not None:
             cols = [_plain(a, keep_nested=False) for a in arrays]
             for i in range(len(rows)):
-                self._csv.writerow(["" if c[i] is None else c[i] for c in cols])
+                self._csv.writerow([_csv_cell(rows[i], n, c[i]) for n, c in zip(names, cols)])
 
     def close(self) -> int:
         self._flush()
@@ -291,8 +291,6 @@ def _plain(arr: pa.Array, keep_nested: bool) -> list[Any]:
         return [None if v is None else v.isoformat() for v in values]
     if not keep_nested and pa.types.is_list(arr.type):
         return [None if v is None else orjson.dumps(v, default=_exact_json).decode() for v in values]
-    if not keep_nested and pa.types.is_decimal(arr.type):
-        return [None if v is None else _decimal_text(v) for v in values]
     return values
 
 
@@ -303,6 +301,17 @@ def _cell(row: dict[str, Any], name: str, converted: Any) -> Any:
         return raw
     if isinstance(converted, Decimal):
         return orjson.Fragment(_decimal_text(exact(raw)).encode())
+    return converted
+
+
+def _csv_cell(row: dict[str, Any], name: str, converted: Any) -> Any:
+    """CSV: empty for null, true/false, a decimal's own digits, JSON text for lists and objects."""
+    if converted is None:
+        return ""
+    if isinstance(converted, bool):
+        return "true" if converted else "false"
+    if isinstance(converted, Decimal):
+        return _decimal_text(exact(row.get(name)))
     return converted
 
 
