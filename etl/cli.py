@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
-from etl import __version__, compiled
+from etl import __version__, cli_views, compiled
 from etl.config import DEFAULT_ID_SALT, ImportConfig, JobConfig, Strictness
 from etl.errors import ConfigError, LoadError, StageError
 from etl.progress import Reporter
@@ -99,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--max-file-mb", type=_number(int, "MiB", 1), default=256,
                       help="rotate NDJSON files at this size (MiB, at least 1)")
     conv.add_argument("--no-parquet", action="store_true", help="skip the Parquet staging tables")
+    conv.add_argument("--views", action="append", type=Path, default=[], metavar="DIR",
+                      help="also stage your own SQL-on-FHIR ViewDefinitions (a folder or file; repeatable) as "
+                           "OUT/parquet/<view name>/; a bad one stops the run before it starts (exit 2)")
+    conv.add_argument("--no-tables", action="store_true",
+                      help="skip the shipped analyst tables (claim_item, eob_item_adjudication, ...)")
     conv.add_argument("-q", "--quiet", action="store_true",
                       help="no progress display (bars on a terminal, else a line every 10 s on stderr)")
     conv.add_argument("--timezone", type=_zone, default=os.environ.get("FHIRFLOW_SOURCE_TZ"),
@@ -144,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("folder", type=Path, help="a folder written by 'fhirflow convert'")
     sub.add_parser("run", parents=[conv, state, load], help="convert, then import")
     _ledger_parser(sub.add_parser("ledger", help="the X12 interchange ledger: list, show, forget, import"))
+    cli_views.add_parser(sub, _Parser)
     return p
 
 
@@ -189,6 +195,8 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         strictness=Strictness(args.strictness),
         ndjson_max_bytes=args.max_file_mb * 1024 * 1024,
         parquet=not args.no_parquet,
+        analyst_tables=not args.no_tables,
+        user_views=tuple(str(v) for v in args.views),
         transaction_time=args.transaction_time,
         source_timezone=args.timezone,
         x12_validate=args.validate,
@@ -294,6 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "ledger":
             return _ledger(args)
+        if args.command == "views":
+            return cli_views.main(args)
         config = _job_config(args)
         if args.command == "import":
             _import(args.folder, config)

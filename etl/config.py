@@ -81,6 +81,10 @@ class JobConfig:
     ndjson_memory_ids: int = 100_000
     parquet: bool = True
     parquet_row_group: int = 10_000
+    # The shipped analyst tables (claim_item, eob_item_adjudication, ...: etl.stage.tables) staged
+    # with every batch beside the per-type ones; and the analyst's own ViewDefinitions (files or folders).
+    analyst_tables: bool = True
+    user_views: tuple[str, ...] = ()
     transaction_time: str | None = None
     source_timezone: str | None = None  # IANA zone for source timestamps that carry none
     x12_validate: bool = False

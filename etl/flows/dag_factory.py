@@ -44,6 +44,8 @@ def _config(params: dict[str, Any], transaction_time: str | None) -> Any:
         duplicate_control=params.get("duplicate_control") or "convert",
         transaction_time=transaction_time,
         source_timezone=params.get("source_timezone") or None,
+        analyst_tables=bool(params.get("analyst_tables", True)),
+        user_views=tuple(p for p in str(params.get("views") or "").split(os.pathsep) if p),
         load=ImportConfig(fhir_url=params["fhir_url"], max_retry_after_s=float(params["max_retry_after_s"]),
                           timeout_s=float(params["import_timeout_s"]), publish_host=params["publish_host"],
                           advertise_host=params.get("advertise_host") or None,
@@ -89,6 +91,10 @@ def build_file_dag(
                            description="run-state database URL (default: <root>/state.db, SQLite); "
                                        "PostgreSQL for workers on several hosts"),
         "batch_files": Param(50, type="integer", minimum=1),
+        "analyst_tables": Param(True, type="boolean",
+                                description="stage the shipped analyst tables (claim_item, eob_total, ...) per batch"),
+        "views": Param(os.environ.get("FHIRFLOW_VIEWS", ""), type="string",
+                       description="your own ViewDefinitions: folders or files (separated by ':'), staged per batch"),
         "max_retry_after_s": Param(30, type="number", minimum=0),
         "import_timeout_s": Param(3600, type="number", minimum=1),
     }
@@ -113,9 +119,17 @@ def build_file_dag(
         def claim_task() -> list[dict[str, Any]]:
             from pathlib import Path
 
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from etl.errors import ConfigError
             from etl.flows.tasks import claim_batches
+            from etl.stage.tables import table_views
 
             params = get_current_context()["params"]
+            try:  # a bad view fails the run at its start, before any file is claimed
+                table_views(_config(params, None))
+            except ConfigError as exc:
+                raise AirflowFailException(str(exc)) from exc
             run_id, _, _ = _run_key()
             return claim_batches(Path(params["root"]), fmt, run_id, max_files=int(params["batch_files"]))
 
