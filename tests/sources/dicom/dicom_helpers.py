@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
@@ -60,3 +61,14 @@ def resources(out: Path, rtype: str) -> list[dict[str, Any]]:
 
 def records(out: Path, kind: str = "errors") -> list[dict[str, Any]]:
     return [json.loads(line) for f in sorted((out / kind).glob("*.ndjson")) for line in f.read_text().splitlines()]
+
+
+def upload(orthanc_dicomweb: str, files: list[Path]) -> dict[Path, bool]:
+    """POST each file to Orthanc's REST ``/instances``; whether Orthanc stored it."""
+    rest = orthanc_dicomweb.removesuffix("/dicom-web")
+    out = {}
+    with httpx.Client(timeout=60) as client:
+        for f in files:
+            r = client.post(f"{rest}/instances", content=f.read_bytes())
+            out[f] = r.status_code == 200 and r.json().get("Status") in ("Success", "AlreadyStored")
+    return out
