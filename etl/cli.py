@@ -81,6 +81,20 @@ def _instant(text: str) -> str:
     return text
 
 
+def _input(text: str) -> Path | str:
+    """A file or folder, or a server URL (``dicomweb+http://…``: a plain path would fold its ``//``)."""
+    from etl.sources.inputs import is_url
+
+    return text if is_url(text) else Path(text)
+
+
+def _date(text: str) -> str:
+    try:
+        return datetime.fromisoformat(text).date().isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date such as 2026-01-31, not {text!r}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fhirflow", description=__doc__.split("\n\n")[0] if __doc__ else None)
     build = "compiled" if compiled() else "pure Python"
@@ -89,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     conv = _Parser(add_help=False)
-    conv.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="input files or folders")
+    conv.add_argument("inputs", nargs="+", type=_input, metavar="INPUT",
+                      help="input files or folders, or a DICOMweb server: dicomweb+http://HOST/dicom-web")
     conv.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     conv.add_argument("--format", choices=list(FORMATS), help="skip detection: all inputs are this format")
     conv.add_argument("--id-salt", default=os.environ.get("FHIRFLOW_ID_SALT", DEFAULT_ID_SALT),
@@ -115,6 +130,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="follow symlinks in input folders that lead outside the folder (default: skip them)")
     conv.add_argument("--validate", action="store_true", help="X12: also run pyx12's validator where it has a map")
     conv.add_argument("--reprocess", action="store_true", help="X12: convert interchanges the ledger has loaded")
+    conv.add_argument("--since", type=_date, help="DICOMweb: studies with a StudyDate on or after this date (YYYY-MM-DD)")
+    conv.add_argument("--until", type=_date, help="DICOMweb: studies with a StudyDate on or before this date")
+    conv.add_argument("--dicom-endpoint", metavar="URL",
+                      help="DICOM files: the WADO-RS base their studies can be retrieved from (their Endpoint)")
     conv.add_argument("--duplicate-control", choices=["convert", "reject"], default="convert",
                       help="X12: an ISA13 already used by an interchange with other content: convert it with a "
                            "warning (default) or reject it (TA1 025)")
@@ -205,6 +224,9 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         duplicate_control=args.duplicate_control,
         file_mode=args.file_mode,
         follow_symlinks=args.follow_symlinks,
+        dicom_since=args.since,
+        dicom_until=args.until,
+        dicom_endpoint=args.dicom_endpoint,
         load=load,
     )
 

@@ -96,6 +96,11 @@ class JobConfig:
     duplicate_control: str = "convert"
     ccda_max_bytes: int = 50 * 1024 * 1024  # larger C-CDA documents are rejected before parsing
     ccda_embed_document: bool = True  # keep the original CDA (base64) in a DocumentReference
+    # DICOM: the WADO-RS base URL files' studies are retrievable from (their Endpoint; DICOMweb inputs
+    # name their own), and the StudyDate window a DICOMweb input is searched for (ISO dates, inclusive)
+    dicom_endpoint: str | None = None
+    dicom_since: str | None = None
+    dicom_until: str | None = None
     run_id: str | None = None  # who writes this output (default: the output folder); a re-run is not a re-send
     file_mode: int = 0o640  # permission bits of every output file (folders: the same plus x; owner rwx)
     follow_symlinks: bool = False  # follow symlinks in input folders that lead outside the folder
