@@ -148,7 +148,16 @@ def _parser() -> argparse.ArgumentParser:
     load = _Parser(add_help=False)
     load.add_argument("--fhir-url", default=os.environ.get("FHIRFLOW_FHIR_URL"),
                       help="FHIR base URL, e.g. http://127.0.0.1:8080/fhir (env FHIRFLOW_FHIR_URL)")
-    load.add_argument("--dialect", default="hapi", help="server flavour of $import (default hapi)")
+    load.add_argument("--dialect", choices=["hapi", "transaction", "batch"], default=os.environ.get("FHIRFLOW_DIALECT", "hapi"),
+                      help="how to load: hapi ($import, default), or for servers without $import, "
+                           "transaction / batch Bundles of PUTs (env FHIRFLOW_DIALECT)")
+    load.add_argument("--bundle-size", type=_number(int, "entries", 1), default=500,
+                      help="transaction/batch: PUTs per Bundle (default 500)")
+    load.add_argument("--concurrency", type=_number(int, "Bundles", 1), default=2,
+                      help="transaction/batch: Bundles in flight at once (default 2)")
+    load.add_argument("--verify", choices=["ids", "sample", "none"], default="ids",
+                      help="after the load: look up every id (default), count each type and look up a "
+                           "sample of ids, or nothing")
     load.add_argument("--public-base-url", help="NDJSON is already served at this URL (else fhirflow serves it)")
     load.add_argument("--publish-host", default="127.0.0.1", help="address to serve NDJSON on (default 127.0.0.1)")
     load.add_argument("--advertise-host", help="host name the FHIR server uses to reach this machine (containers)")
@@ -161,7 +170,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="cap on the server's Retry-After while polling (s)")
     load.add_argument("--timeout", type=_number(float, "seconds", 1), default=1800.0,
                       help="give up polling after this many seconds")
-    load.add_argument("--no-verify", action="store_true", help="do not check every resource id on the server")
+    load.add_argument("--no-verify", action="store_true", help="the same as --verify none")
 
     sub.add_parser("convert", parents=[conv, state], help="convert inputs to OUT/{fhir,parquet,errors} + manifest.json")
     imp = sub.add_parser("import", parents=[load, state], help="load a converted folder with $import")
@@ -204,7 +213,8 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
             fhir_url=args.fhir_url, dialect=args.dialect, public_base_url=args.public_base_url,
             publish_host=args.publish_host, advertise_host=args.advertise_host, max_retry_after_s=args.max_wait, timeout_s=args.timeout,
             publish_allow_remote=args.publish_allow_remote, publish_tls=_tls(args),
-            verify="none" if args.no_verify else "ids",
+            verify="none" if args.no_verify else args.verify, bundle_size=args.bundle_size,
+            concurrency=args.concurrency,
         )
     state = _state_url(args, args.folder if args.command == "import" else args.out)
     if args.command == "import":
@@ -308,11 +318,13 @@ def _convert(args: argparse.Namespace, config: JobConfig) -> RunSummary:
     return summary
 
 
-def _import(folder: Path, config: JobConfig) -> None:
+def _import(folder: Path, config: JobConfig) -> bool:
+    """Load ``folder``; False if the server refused some resources (error records written)."""
     from etl.load.importer import import_folder
 
     report = import_folder(folder, config)
     print(report.render())
+    return not report.rejected
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -328,13 +340,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_views.main(args)
         config = _job_config(args)
         if args.command == "import":
-            _import(args.folder, config)
-            return EXIT_OK
+            return EXIT_OK if _import(args.folder, config) else EXIT_REJECTED
         summary = _convert(args, config)
-        if args.command == "run":
-            _import(args.out, config)
+        loaded_all = _import(args.out, config) if args.command == "run" else True
+        if not loaded_all:
+            print(f"some resources were refused by the FHIR server: see {args.out}/errors/", file=sys.stderr)
         if summary.rejected:
             print(f"{summary.rejected} unit(s) rejected: see {args.out}/errors/", file=sys.stderr)
+        if summary.rejected or not loaded_all:
             return EXIT_REJECTED
         return EXIT_OK
     except ConfigError as exc:
