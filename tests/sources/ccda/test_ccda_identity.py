@@ -145,3 +145,18 @@ def test_a_replacement_without_set_id_supersedes_its_parent(tmp_path: Path) -> N
     assert comp["relatesTo"] == [{"code": "replaces",
                                   "targetIdentifier": {"system": "urn:oid:2.16.840.1.113883.19.5", "value": "A"}}]
     assert any("replaces (relatedDocument RPLC) the document of file a.xml" in w for w in warnings)
+
+
+def test_the_cli_converts_with_the_default_state_and_lists_the_documents(tmp_path: Path, capsys: Any) -> None:
+    from etl.cli import EXIT_OK, main
+
+    inputs = [str(BY_NAME[n]) for n in SHARED_ID[:2]]
+    assert main(["convert", *inputs, "-o", str(tmp_path / "out"), "--quiet", "--no-parquet"]) == EXIT_OK
+    capsys.readouterr()
+    state = tmp_path / ".fhirflow-state.db"  # the default, beside the output folder
+    assert main(["ledger", "--state", str(state), "documents"]) == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all("\tconverted\t" in x and "TT988" in x for x in lines)
+    assert lines[0].endswith("C-CDA_R2-1_CCD.xml.ccda") and lines[1].endswith("Consultation_Note.ccda")
+    assert main(["ledger", "--state", str(state), "documents", "--forget"]) == EXIT_OK
+    assert "forgot 2 document(s)" in capsys.readouterr().out
