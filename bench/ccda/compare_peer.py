@@ -140,13 +140,20 @@ def meanings(resources: list[dict[str, object]]) -> Counter[tuple[str, str]]:
     return out
 
 
+def _pairs(pairs: Path) -> list[tuple[Path, Path]]:
+    """(input, expected bundle) of every pair that has both."""
+    out = []
+    for inp in sorted((pairs / "input").glob("*.ccda")):
+        exp = pairs / "expected" / f"{inp.stem}-expected.json"
+        if exp.exists():
+            out.append((inp, exp))
+    return out
+
+
 def compare_meanings(pairs: Path = DEFAULT_PAIRS) -> list[dict[str, object]]:
     """One row per (document, code, value) of :func:`meanings`, ours beside theirs."""
     rows: list[dict[str, object]] = []
-    for inp in sorted((pairs / "input").glob("*.ccda")):
-        exp = pairs / "expected" / f"{inp.stem}-expected.json"
-        if not exp.exists():
-            continue
+    for inp, exp in _pairs(pairs):
         a, b = meanings(ours_resources(inp)), meanings(theirs_resources(exp))
         for code, value in sorted(set(a) | set(b)):
             rows.append({"document": inp.stem, "code": code, "what": MEANING_CODES[code], "value": value,
@@ -157,10 +164,7 @@ def compare_meanings(pairs: Path = DEFAULT_PAIRS) -> list[dict[str, object]]:
 def compare(pairs: Path = DEFAULT_PAIRS) -> list[dict[str, object]]:
     """One row per (document, resource type): ours, theirs, and whether it is within tolerance."""
     rows: list[dict[str, object]] = []
-    for inp in sorted((pairs / "input").glob("*.ccda")):
-        exp = pairs / "expected" / f"{inp.stem}-expected.json"
-        if not exp.exists():
-            continue
+    for inp, exp in _pairs(pairs):
         a, b = ours(inp), theirs(exp)
         for rtype in sorted(set(a) | set(b)):
             n_ours, n_theirs = a.get(rtype, 0), b.get(rtype, 0)

@@ -19,9 +19,10 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, delete, or_, select, update
+from sqlalchemy import and_, case, or_, select
 
 from etl.state.schema import ccda_document as T
+from etl.state.tracked import Tracked, forget, mark_loaded
 
 if TYPE_CHECKING:
     from etl.state.store import StateStore
@@ -45,24 +46,13 @@ class DocumentIdentity:
         return text
 
 
-@dataclass(frozen=True)
-class DocumentRecord:
+@dataclass(frozen=True, kw_only=True)
+class DocumentRecord(Tracked):
     """One row of the ledger."""
 
     id: int
     identity: DocumentIdentity
     id_key: tuple[str, ...]
-    state: str
-    complete: bool
-    file: str
-    run_id: str
-    output: str
-    converted_at: str
-    loaded_at: str | None
-
-    @property
-    def loaded(self) -> bool:
-        return self.state == "loaded"
 
 
 @dataclass(frozen=True)
@@ -77,9 +67,11 @@ class ConvertedDocument:
 
 def _record(row: Any) -> DocumentRecord:
     set_id = (row.set_root, row.set_ext) if row.set_root else None
-    return DocumentRecord(row.id, DocumentIdentity((row.doc_root, row.doc_ext), set_id, row.version, row.digest),
-                          tuple(json.loads(row.id_key)), row.state, bool(row.complete), row.file, row.run_id,
-                          row.output, row.converted_at, row.loaded_at)
+    return DocumentRecord(id=row.id, identity=DocumentIdentity((row.doc_root, row.doc_ext), set_id, row.version,
+                                                               row.digest),
+                          id_key=tuple(json.loads(row.id_key)), state=row.state, complete=bool(row.complete),
+                          file=row.file, run_id=row.run_id, output=row.output, converted_at=row.converted_at,
+                          loaded_at=row.loaded_at)
 
 
 class DocumentLedger:
@@ -129,10 +121,7 @@ class DocumentLedger:
 
     def mark_loaded(self, output: str, receipt_id: int, when: str) -> int:
         """The load step verified ``output`` on the server: its complete documents are loaded."""
-        with self._store.write() as conn:
-            result = conn.execute(update(T).where(T.c.output == output, T.c.complete.is_(True))
-                                  .values(state="loaded", loaded_at=when, receipt_id=receipt_id))
-        return int(result.rowcount or 0)
+        return mark_loaded(self._store, T, output, receipt_id, when)
 
     def all(self, state: str | None = None) -> list[DocumentRecord]:
         query = select(T).order_by(T.c.id)
@@ -143,6 +132,4 @@ class DocumentLedger:
 
     def forget(self, ids: list[int] | None = None) -> int:
         """Delete rows by id (all when None): the next run converts those documents as new."""
-        query = delete(T) if ids is None else delete(T).where(T.c.id.in_(ids))
-        with self._store.write() as conn:
-            return int(conn.execute(query).rowcount or 0)
+        return forget(self._store, T, ids)
