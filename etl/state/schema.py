@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    Index,
     Integer,
     MetaData,
     String,
@@ -108,6 +109,7 @@ ccda_document = Table(
     Column("loaded_at", String(32)),
     Column("receipt_id", Integer),
     UniqueConstraint("doc_root", "doc_ext", "digest", name="uq_ccda_document"),
+    Index("ix_ccda_document_set", "set_root", "set_ext"),  # every document's verdict looks its setId up
 )
 
 

@@ -73,13 +73,20 @@ class DocumentIdentities:
 
     def __init__(self, state: StateStore | None) -> None:
         self.state = state
-        self._read: list[Seen] = []
+        # Documents read in this run, by ClinicalDocument/id and by setId (as the X12 source keeps
+        # the interchanges of its run): one small record per document.
+        self._by_id: dict[tuple[str, str], list[Seen]] = {}
+        self._by_set: dict[tuple[str, str], list[Seen]] = {}
+
+    def _remember(self, seen: Seen) -> None:
+        self._by_id.setdefault(seen.identity.doc_id, []).append(seen)
+        if seen.identity.set_id is not None:
+            self._by_set.setdefault(seen.identity.set_id, []).append(seen)
 
     def _earlier(self, ident: DocumentIdentity, run_id: str | None) -> list[Seen]:
-        def related(s: Seen) -> bool:
-            return s.identity.doc_id == ident.doc_id or (ident.set_id is not None and s.identity.set_id == ident.set_id)
-
-        here = [s for s in self._read if related(s)]
+        here = list(self._by_id.get(ident.doc_id, []))
+        if ident.set_id is not None:
+            here += [s for s in self._by_set.get(ident.set_id, []) if s.identity.doc_id != ident.doc_id]
         if self.state is None:
             return here
         rows = [r for r in self.state.documents.matching(ident) if r.run_id != run_id or r.loaded]
@@ -134,7 +141,7 @@ class DocumentIdentities:
             out.warnings.append(f"{ident} has {what} as a document with other content (file {first.file}, "
                                 f"{first.where}); this one (file {file}) is converted as a separate document: "
                                 "ask the sender to keep document ids unique")
-        self._read.append(Seen(ident, out.id_key, file, "read in this run"))
+        self._remember(Seen(ident, out.id_key, file, "read in this run"))
         return out
 
     def _same(self, same: list[Seen], ident: DocumentIdentity, file: str) -> Verdict:
@@ -150,13 +157,13 @@ class DocumentIdentities:
                            detail={"document": str(ident), "file": file, "loaded_by": loaded.loaded_by,
                                    "loaded_at": loaded.loaded_at, "loaded_file": loaded.file})
         first = same[0]
-        self._read.append(Seen(ident, first.id_key, file, "read in this run"))
+        self._remember(Seen(ident, first.id_key, file, "read in this run"))
         return Verdict(first.id_key, warnings=[
             f"{ident} was {first.where} (file {first.file}) with the same content but is not known to be loaded; "
             "converted again onto the same ids"])
 
     def _by_doc_id(self, doc_id: tuple[str, str], run_id: str | None) -> list[Seen]:
-        here = [s for s in self._read if s.identity.doc_id == doc_id]
+        here = list(self._by_id.get(doc_id, []))
         if self.state is None:
             return here
         return here + [_from_row(r) for r in self.state.documents.by_doc_id(doc_id) if r.run_id != run_id or r.loaded]
