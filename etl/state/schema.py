@@ -26,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 
-VERSION = 2
+VERSION = 3
 ADVISORY_LOCK = 0x66686972  # "fhir": the key PostgreSQL sessions serialize migrations on
 
 metadata = MetaData()
@@ -88,6 +88,24 @@ settled_file = Table(
 )
 
 
+# The DICOM study index: one row per instance header read (any run), so that each run can emit the
+# whole study as known so far (etl.state.studies). ``record`` is the header-derived JSON record
+# (patient name and ids included: this table holds PHI, like the output), ``digest`` its SHA-256.
+dicom_instance = Table(
+    "dicom_instance", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sop_instance_uid", String(64), nullable=False, unique=True),  # (0008,0018)
+    Column("study_uid", String(64), nullable=False, index=True),  # (0020,000D)
+    Column("series_uid", String(64), nullable=False),  # (0020,000E)
+    Column("digest", String(64), nullable=False),
+    Column("record", Text, nullable=False),
+    Column("file", Text, nullable=False),  # where it was (last) read: a path, archive!member or URL
+    Column("run_id", Text, nullable=False),  # the run that last changed the record
+    Column("first_seen", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+
+
 # One row per distinct C-CDA document (ClinicalDocument/id + digest): what the C-CDA source needs
 # to notice a reused id, a re-sent copy and a new version (etl/state/documents.py).
 ccda_document = Table(
@@ -119,10 +137,14 @@ def _v1(conn: Connection) -> None:
 
 
 def _v2(conn: Connection) -> None:
+    dicom_instance.create(conn, checkfirst=True)
+
+
+def _v3(conn: Connection) -> None:
     ccda_document.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]  # MIGRATIONS[n] builds version n + 1
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]  # MIGRATIONS[n] builds version n + 1
 
 
 def migrate(conn: Connection) -> int:
