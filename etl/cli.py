@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from etl import __version__, cli_views, compiled
@@ -141,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     state = _Parser(add_help=False)
     state.add_argument("--state", default=os.environ.get("FHIRFLOW_STATE"), metavar="URL",
                        help="run-state database: a SQLite file or a database URL (env FHIRFLOW_STATE; "
-                            "default OUT/../.fhirflow-state.db): the X12 ledger and the load receipts")
+                            "default OUT/../.fhirflow-state.db): the X12 ledger, the C-CDA documents and the load receipts")
     state.add_argument("--no-state", "--no-ledger", dest="no_state", action="store_true",
                        help="keep no run state: no re-send detection, no load receipts")
 
@@ -176,7 +176,8 @@ def _parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", parents=[load, state], help="load a converted folder with $import")
     imp.add_argument("folder", type=Path, help="a folder written by 'fhirflow convert'")
     sub.add_parser("run", parents=[conv, state, load], help="convert, then import")
-    _ledger_parser(sub.add_parser("ledger", help="the X12 interchange ledger: list, show, forget, import"))
+    _ledger_parser(sub.add_parser("ledger", help="the X12 interchange ledger (list, show, forget, import) and "
+                                                  "the C-CDA documents seen (documents)"))
     cli_views.add_parser(sub, _Parser)
     return p
 
@@ -196,6 +197,11 @@ def _ledger_parser(p: argparse.ArgumentParser) -> None:
     forget.add_argument("--all", action="store_true", help="forget every interchange")
     imp = sub.add_parser("import", help="take over a JSON ledger written by fhirflow 0.1")
     imp.add_argument("file", type=Path)
+    docs = sub.add_parser("documents", help="every C-CDA document recorded (id, setId, versionNumber, digest, "
+                                            "file), one line each")
+    docs.add_argument("--only", choices=["converted", "loaded"], help="only documents in this state")
+    docs.add_argument("--forget", action="store_true",
+                      help="forget them (all, or those --only names): they convert again as new documents")
 
 
 def _tls(args: argparse.Namespace) -> tuple[str, str] | None:
@@ -264,6 +270,8 @@ def _ledger(args: argparse.Namespace) -> int:
     with StateStore.open(args.state) as store:
         ledger = store.interchanges
         cmd = args.ledger_command
+        if cmd == "documents":
+            return _documents(store, args.only, args.forget)
         if cmd == "import":
             print(f"{import_json_ledger(store, args.file)} interchange(s) taken over from {args.file}")
             return EXIT_OK
@@ -294,6 +302,21 @@ def _ledger(args: argparse.Namespace) -> int:
             raise ConfigError(f"ledger forget: several senders used ISA13 {args.isa13}; add --sender ISA06")
         print(f"forgot {ledger.forget([r.id for r in rows])} interchange(s)")
         return EXIT_OK
+
+
+def _documents(store: Any, only: str | None, forget: bool) -> int:
+    """``fhirflow ledger documents``: the C-CDA documents the run-state database knows (ids and
+    digests, files, runs: no clinical data)."""
+    rows = store.documents.all(only)
+    if forget:
+        print(f"forgot {store.documents.forget([r.id for r in rows])} document(s)")
+        return EXIT_OK
+    for r in rows:
+        when = r.loaded_at if r.loaded else r.converted_at
+        flag = "" if r.complete else " (a section rejected: never marked loaded)"
+        print(f"#{r.id}\t{r.state}\t{when}\t{r.identity}\t{r.identity.digest[:12]}\t{r.file}{flag}")
+    print(f"{len(rows)} document(s) in {store.url}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _reporter(quiet: bool) -> Reporter | None:
