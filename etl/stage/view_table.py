@@ -76,9 +76,15 @@ def has_typed_date(col: Column) -> bool:
     return col.type in _DATES and not col.collection
 
 
-def arrow_schema(view: View, typed_dates: bool = False) -> pa.Schema:
-    """The Arrow schema of a view's table (with the ``*_date`` columns when ``typed_dates``)."""
-    fields = []
+# The lineage columns of a staged analyst table: the resource a row comes from and its place among
+# that resource's rows (what the current-state tables merge on: etl.stage.lake).
+LINEAGE = (pa.field("_resource_id", pa.string()), pa.field("_row", pa.int32()))
+
+
+def arrow_schema(view: View, typed_dates: bool = False, lineage: bool = False) -> pa.Schema:
+    """The Arrow schema of a view's table (with the ``*_date`` columns when ``typed_dates``, and
+    ``_resource_id`` / ``_row`` when ``lineage``)."""
+    fields = list(LINEAGE) if lineage else []
     for col in view.columns:
         fields.append(pa.field(col.name, _arrow_type(col)))
         if typed_dates and has_typed_date(col):
@@ -132,10 +138,11 @@ def _json_text(value: Any) -> Any:
 class Converter:
     """Turns rows of a view into Arrow arrays column by column, checking each value against its type."""
 
-    def __init__(self, view: View, typed_dates: bool) -> None:
+    def __init__(self, view: View, typed_dates: bool, lineage: bool = False) -> None:
         self.view = view
-        self.schema = arrow_schema(view, typed_dates)
+        self.schema = arrow_schema(view, typed_dates, lineage)
         self.typed_dates = typed_dates
+        self.lineage = lineage
         self.decimal_cols = [c.name for c in view.columns if c.type == "decimal"]
 
     def check_exact(self, rows: list[dict[str, Any]]) -> None:
@@ -152,6 +159,9 @@ class Converter:
 
     def arrays(self, rows: list[dict[str, Any]]) -> list[pa.Array]:
         out: list[pa.Array] = []
+        if self.lineage:
+            out.append(pa.array([r["_resource_id"] for r in rows], type=pa.string()))
+            out.append(pa.array([r["_row"] for r in rows], type=pa.int32()))
         for col in self.view.columns:
             values = [r.get(col.name) for r in rows]
             out.append(self._array(col, values))
@@ -205,6 +215,7 @@ def _reason(exc: BaseException) -> str:
 
 def parquet_metadata(view: View, run: str) -> dict[bytes, bytes]:
     return {b"fhirflow.view": view.name.encode(), b"fhirflow.view_hash": view.hash.encode(),
+            b"fhirflow.resource": str(view.resource).encode(),
             b"fhirflow.version": __version__.encode(), b"fhirflow.run": run.encode()}
 
 
@@ -215,9 +226,9 @@ class TableWriter:
     CHUNK = 5000
 
     def __init__(self, view: View, dst: Path, fmt: str, run: str, typed_dates: bool = False,
-                 file_mode: int = 0o640) -> None:
+                 file_mode: int = 0o640, lineage: bool = False) -> None:
         self.view, self.dst, self.fmt = view, dst, fmt
-        self.conv = Converter(view, typed_dates)
+        self.conv = Converter(view, typed_dates, lineage)
         self.tmp = dst.with_name(f".{dst.name}.tmp")
         self.rows = 0
         self.file_mode = file_mode
