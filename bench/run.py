@@ -335,6 +335,10 @@ def bench_views(args: argparse.Namespace, data: Path) -> list[Row]:
             f"-> {tables}; {r['fhirflow_s']:.1f} s)", f"{r['fhirflow_rate']:,.0f}",
             f"DuckDB read_json + unnest, same tables ({r['duckdb_s']:.1f} s, all cores)", f"{r['duckdb_rate']:,.0f}",
             f"{ratio:.2f}x", f">= {VIEWS_RATIO_GOAL:g}x", yes_no(ratio >= VIEWS_RATIO_GOAL)),
+        Row("views", f"fhirflow views run, rows per CPU-second (user+sys {r['fhirflow_cpu']:.1f} s)",
+            f"{r['total_rows'] / r['fhirflow_cpu']:,.0f}", f"DuckDB, same (user+sys {r['duckdb_cpu']:.1f} s)",
+            f"{r['total_rows'] / r['duckdb_cpu']:,.0f}",
+            f"{(r['total_rows'] / r['fhirflow_cpu']) / (r['total_rows'] / r['duckdb_cpu']):.2f}x", "(info)", "-"),
         Row("views", f"MERGE of one batch ({m['batch']:,} claims) into a Claim current-state table of "
             f"{m['rows'] - m['batch']:,} rows: new claims (inserts), s", f"{m['insert']:.1f}"),
         Row("views", "MERGE of the same batch again as later versions (updates), s", f"{m['update']:.1f}"),

@@ -8,7 +8,8 @@ MERGE of one batch into a large current-state table.
    - peer: DuckDB in a child, ``read_json`` + ``unnest`` of the same NDJSON into the same three tables
      (the same columns where DuckDB's inferred schema has them), ``COPY ... TO`` Parquet, DuckDB's
      default threads (all cores; fhirflow uses one).
-   Rate: output rows (all three tables) per second of wall time; both must give the same row counts.
+   Rate: output rows (all three tables) per second of wall time, and per CPU-second (the child's
+   user + sys: what a busy shared machine distorts least); both must give the same row counts.
 2. MERGE: a ``Claim`` current-state table of ``--merge-rows`` rows (the batch's rows repeated under
    new ids; its ``resource`` column cut to a stub so that building 1M rows takes seconds, not GBs) is
    created, then the batch's Claim table merged into it twice: as new claims (inserts), and again as
@@ -103,14 +104,19 @@ print(json.dumps({"setup": setup, "insert": insert, "update": update, "rows": ro
 """
 
 
-def run_child(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[float, str]:
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
-    seconds = time.perf_counter() - started
-    log.write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:4])}... exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}")
-    return seconds, proc.stdout
+def run_child(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run ``cmd``; (wall seconds, the child's CPU seconds user + sys, its stdout)."""
+    with open(log, "w+b") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])}... exited {code}:\n{text[-3000:]}")
+    return seconds, usage.ru_utime + usage.ru_stime, text
 
 
 def parquet_rows(folder: Path) -> dict[str, int]:
@@ -143,7 +149,7 @@ def bench(data: Path, claims: int, merge_rows: int, generate: Any) -> dict[str, 
     views = [ROOT / "schemas" / "views" / f for f in ("Claim.json", "claim_item.json", "claim_diagnosis.json")]
     ff_out = folder / "out-fhirflow"
     shutil.rmtree(ff_out, ignore_errors=True)
-    ff_s, _ = run_child([sys.executable, "-m", "etl.cli", "views", "run", *map(str, views), "--input", str(nd),
+    ff_s, ff_cpu, _ = run_child([sys.executable, "-m", "etl.cli", "views", "run", *map(str, views), "--input", str(nd),
                          "--output", str(ff_out)], folder / "views-run.log")
     ff_rows = parquet_rows(ff_out)
 
@@ -152,7 +158,7 @@ def bench(data: Path, claims: int, merge_rows: int, generate: Any) -> dict[str, 
     dd_out.mkdir()
     sql = folder / "flatten.sql"
     sql.write_text(DUCKDB_SQL.format(src=nd, out=dd_out))
-    dd_s, _ = run_child([sys.executable, "-c", DUCKDB_CHILD, str(sql)], folder / "duckdb.log")
+    dd_s, dd_cpu, _ = run_child([sys.executable, "-c", DUCKDB_CHILD, str(sql)], folder / "duckdb.log")
     dd_rows = parquet_rows(dd_out)
     ff_rows = {("Claim" if k == "claim" else k): v for k, v in ff_rows.items()}
     if ff_rows != dd_rows:
@@ -166,11 +172,12 @@ def bench(data: Path, claims: int, merge_rows: int, generate: Any) -> dict[str, 
 
     first = sorted(nd.iterdir())[0]
     ndjson_to_parquet(first, batch_pq, load_views()["Claim"], 10_000)
-    _, out = run_child([sys.executable, "-c", MERGE_CHILD, str(ROOT), str(lake), str(batch_pq), str(merge_rows)],
+    _, _, out = run_child([sys.executable, "-c", MERGE_CHILD, str(ROOT), str(lake), str(batch_pq), str(merge_rows)],
                        folder / "merge.log")
     merge = json.loads(out.strip().splitlines()[-1])
     shutil.rmtree(lake, ignore_errors=True)
     total = sum(ff_rows.values())
     return {"claims": n_claims, "ndjson_mb": mb, "rows": ff_rows, "total_rows": total,
             "fhirflow_s": ff_s, "duckdb_s": dd_s, "fhirflow_rate": total / ff_s, "duckdb_rate": total / dd_s,
+            "fhirflow_cpu": ff_cpu, "duckdb_cpu": dd_cpu,
             "merge": merge}

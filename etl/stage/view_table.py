@@ -172,6 +172,8 @@ class Converter:
     def _array(self, col: Column, values: list[Any]) -> pa.Array:
         t = _arrow_type(col)
         scalar = t.value_type if col.collection else t
+        if not col.collection and _plain_kind(scalar, values):
+            return pa.array(values, type=t)  # already of the column's type: no per-value checks
         try:
             if col.collection:
                 values = [None if v is None else [self._value(col, scalar, x) for x in v] for v in values]
@@ -206,6 +208,19 @@ class Converter:
         if isinstance(v, bool):
             return "true" if v else "false"
         return str(v)
+
+
+def _plain_kind(t: pa.DataType, values: list[Any]) -> bool:
+    """Every value is None or already the Python type Arrow takes for ``t`` as it is."""
+    if pa.types.is_string(t):
+        want: type = str
+    elif pa.types.is_integer(t):
+        want = int
+    elif pa.types.is_boolean(t):
+        want = bool
+    else:
+        return False
+    return all(v is None or type(v) is want for v in values)
 
 
 def _reason(exc: BaseException) -> str:
