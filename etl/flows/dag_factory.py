@@ -8,7 +8,10 @@ Each DAG has the same shape, so it is built here once and each file in ``dags/``
   splits them into batches; mapping is per batch of files, never per file or message, so the
   scheduler stays healthy on big drops.
 - ``convert`` writes ``staged/<fmt>/<day>/<run>/batch-NNN`` (a transaction: see
-  :mod:`etl.stage.output`), partitioned by the run's data-interval day and kept for analysts.
+  :mod:`etl.stage.output`), partitioned by the run's data-interval day and kept for analysts, with
+  the analyst tables (``parquet/<view>/``, param ``analyst_tables``; the analyst's own with param
+  ``views``, checked by ``claim`` so a bad one fails the run at its start), then merges the batch
+  into the current-state Delta tables ``<root>/lake/<table>/`` (param ``lake``; :mod:`etl.stage.lake`).
 - ``load`` runs ``$import``; transient server faults raise and Airflow retries with backoff,
   permanent ones fail at once (``AirflowFailException``).
 - ``settle`` archives clean inputs, quarantines those with rejected units (next to their error
