@@ -81,6 +81,20 @@ def _instant(text: str) -> str:
     return text
 
 
+def _input(text: str) -> Path | str:
+    """A file or folder, or a server URL (``dicomweb+http://…``: a plain path would fold its ``//``)."""
+    from etl.sources.inputs import is_url
+
+    return text if is_url(text) else Path(text)
+
+
+def _date(text: str) -> str:
+    try:
+        return datetime.fromisoformat(text).date().isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date such as 2026-01-31, not {text!r}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fhirflow", description=__doc__.split("\n\n")[0] if __doc__ else None)
     build = "compiled" if compiled() else "pure Python"
@@ -89,7 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     conv = _Parser(add_help=False)
-    conv.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="input files or folders")
+    conv.add_argument("inputs", nargs="+", type=_input, metavar="INPUT",
+                      help="input files or folders, or a DICOMweb server: dicomweb+http://HOST/dicom-web")
     conv.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     conv.add_argument("--format", choices=list(FORMATS), help="skip detection: all inputs are this format")
     conv.add_argument("--id-salt", default=os.environ.get("FHIRFLOW_ID_SALT", DEFAULT_ID_SALT),
@@ -117,6 +132,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="follow symlinks in input folders that lead outside the folder (default: skip them)")
     conv.add_argument("--validate", action="store_true", help="X12: also run pyx12's validator where it has a map")
     conv.add_argument("--reprocess", action="store_true", help="X12: convert interchanges the ledger has loaded")
+    conv.add_argument("--since", type=_date, help="DICOMweb: studies with a StudyDate on or after this date (YYYY-MM-DD)")
+    conv.add_argument("--until", type=_date, help="DICOMweb: studies with a StudyDate on or before this date")
+    conv.add_argument("--dicom-endpoint", metavar="URL",
+                      help="DICOM files: the WADO-RS base their studies can be retrieved from (their Endpoint)")
     conv.add_argument("--duplicate-control", choices=["convert", "reject"], default="convert",
                       help="X12: an ISA13 already used by an interchange with other content: convert it with a "
                            "warning (default) or reject it (TA1 025)")
@@ -131,15 +150,29 @@ def _parser() -> argparse.ArgumentParser:
     load = _Parser(add_help=False)
     load.add_argument("--fhir-url", default=os.environ.get("FHIRFLOW_FHIR_URL"),
                       help="FHIR base URL, e.g. http://127.0.0.1:8080/fhir (env FHIRFLOW_FHIR_URL)")
-    load.add_argument("--dialect", default="hapi", help="server flavour of $import (default hapi)")
+    load.add_argument("--dialect", choices=["hapi", "transaction", "batch"], default=os.environ.get("FHIRFLOW_DIALECT", "hapi"),
+                      help="how to load: hapi ($import, default), or for servers without $import, "
+                           "transaction / batch Bundles of PUTs (env FHIRFLOW_DIALECT)")
+    load.add_argument("--bundle-size", type=_number(int, "entries", 1), default=500,
+                      help="transaction/batch: PUTs per Bundle (default 500)")
+    load.add_argument("--concurrency", type=_number(int, "Bundles", 1), default=2,
+                      help="transaction/batch: Bundles in flight at once (default 2)")
+    load.add_argument("--verify", choices=["ids", "sample", "none"], default="ids",
+                      help="after the load: look up every id (default), count each type and look up a "
+                           "sample of ids, or nothing")
     load.add_argument("--public-base-url", help="NDJSON is already served at this URL (else fhirflow serves it)")
     load.add_argument("--publish-host", default="127.0.0.1", help="address to serve NDJSON on (default 127.0.0.1)")
     load.add_argument("--advertise-host", help="host name the FHIR server uses to reach this machine (containers)")
+    load.add_argument("--publish-allow-remote", action="store_true",
+                      default=os.environ.get("FHIRFLOW_PUBLISH_ALLOW_REMOTE") == "1",
+                      help="let --publish-host be other than loopback (the NDJSON is PHI; env FHIRFLOW_PUBLISH_ALLOW_REMOTE=1)")
+    load.add_argument("--publish-cert", type=Path, help="PEM certificate: serve the NDJSON over HTTPS (with --publish-key)")
+    load.add_argument("--publish-key", type=Path, help="PEM private key of --publish-cert")
     load.add_argument("--max-wait", type=_number(float, "seconds", 0), default=10.0,
                       help="cap on the server's Retry-After while polling (s)")
     load.add_argument("--timeout", type=_number(float, "seconds", 1), default=1800.0,
                       help="give up polling after this many seconds")
-    load.add_argument("--no-verify", action="store_true", help="do not check every resource id on the server")
+    load.add_argument("--no-verify", action="store_true", help="the same as --verify none")
 
     sub.add_parser("convert", parents=[conv, state], help="convert inputs to OUT/{fhir,parquet,errors} + manifest.json")
     imp = sub.add_parser("import", parents=[load, state], help="load a converted folder with $import")
@@ -167,6 +200,12 @@ def _ledger_parser(p: argparse.ArgumentParser) -> None:
     imp.add_argument("file", type=Path)
 
 
+def _tls(args: argparse.Namespace) -> tuple[str, str] | None:
+    if bool(args.publish_cert) != bool(args.publish_key):
+        raise ConfigError("--publish-cert and --publish-key go together")
+    return (str(args.publish_cert), str(args.publish_key)) if args.publish_cert else None
+
+
 def _job_config(args: argparse.Namespace) -> JobConfig:
     load = ImportConfig()
     if getattr(args, "fhir_url", None) is not None or args.command in ("import", "run"):
@@ -175,7 +214,9 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         load = ImportConfig(
             fhir_url=args.fhir_url, dialect=args.dialect, public_base_url=args.public_base_url,
             publish_host=args.publish_host, advertise_host=args.advertise_host, max_retry_after_s=args.max_wait, timeout_s=args.timeout,
-            verify="none" if args.no_verify else "ids",
+            publish_allow_remote=args.publish_allow_remote, publish_tls=_tls(args),
+            verify="none" if args.no_verify else args.verify, bundle_size=args.bundle_size,
+            concurrency=args.concurrency,
         )
     state = _state_url(args, args.folder if args.command == "import" else args.out)
     if args.command == "import":
@@ -196,6 +237,9 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         duplicate_control=args.duplicate_control,
         file_mode=args.file_mode,
         follow_symlinks=args.follow_symlinks,
+        dicom_since=args.since,
+        dicom_until=args.until,
+        dicom_endpoint=args.dicom_endpoint,
         load=load,
     )
 
@@ -277,11 +321,13 @@ def _convert(args: argparse.Namespace, config: JobConfig) -> RunSummary:
     return summary
 
 
-def _import(folder: Path, config: JobConfig) -> None:
+def _import(folder: Path, config: JobConfig) -> bool:
+    """Load ``folder``; False if the server refused some resources (error records written)."""
     from etl.load.importer import import_folder
 
     report = import_folder(folder, config)
     print(report.render())
+    return not report.rejected
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -297,13 +343,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_views.main(args)
         config = _job_config(args)
         if args.command == "import":
-            _import(args.folder, config)
-            return EXIT_OK
+            return EXIT_OK if _import(args.folder, config) else EXIT_REJECTED
         summary = _convert(args, config)
-        if args.command == "run":
-            _import(args.out, config)
+        loaded_all = _import(args.out, config) if args.command == "run" else True
+        if not loaded_all:
+            print(f"some resources were refused by the FHIR server: see {args.out}/errors/", file=sys.stderr)
         if summary.rejected:
             print(f"{summary.rejected} unit(s) rejected: see {args.out}/errors/", file=sys.stderr)
+        if summary.rejected or not loaded_all:
             return EXIT_REJECTED
         return EXIT_OK
     except ConfigError as exc:

@@ -30,7 +30,7 @@ from etl.fhir.context import MappingContext
 from etl.fhir.outcome import issue, to_fhir_operation_outcome
 from etl.progress import Reporter
 from etl.sources.base import Unit
-from etl.sources.inputs import InputFile, expand_inputs
+from etl.sources.inputs import InputFile, expand_inputs, is_url, url_input
 from etl.sources.registry import detect, new_source
 from etl.stage.manifest import build_manifest
 from etl.stage.ndjson import REPLACED, NdjsonSink, dumps_line
@@ -52,7 +52,7 @@ _NOT_PER_UNIT = (OSError, MemoryError, FhirflowError)
 
 
 def convert(
-    inputs: Sequence[Path],
+    inputs: Sequence[Path | str],
     out: Path,
     config: JobConfig,
     *,
@@ -68,7 +68,10 @@ def convert(
     # Every view is compiled before anything is read: a bad one stops the run here (exit 2).
     tables = table_views(config) if config.parquet else []
     views = load_views() if config.parquet else {}
-    files = expand_inputs(inputs, follow_symlinks=config.follow_symlinks, skipped=summary.entries_skipped)
+    urls = [str(i) for i in inputs if is_url(i)]
+    files = expand_inputs([Path(i) for i in inputs if not is_url(i)], follow_symlinks=config.follow_symlinks,
+                          skipped=summary.entries_skipped)
+    files += [url_input(u) for u in urls]
     staging = _new_generation(out)
     # One transaction time for the whole run: the manifest's, and what the tables and the lake record.
     tt = config.transaction_time or datetime.now(UTC).isoformat(timespec="seconds")
@@ -103,6 +106,15 @@ def _convert(files: list[InputFile], out: Path, staging: Path, summary: RunSumma
     gc.set_threshold(max(gc_threshold[0], 50_000), *gc_threshold[1:])
     try:
         _convert_files(files, format_name, config, state, summary, used, ctx, (fhir, errors, warnings), progress)
+        for source in list(used.values()):
+            if hasattr(source, "after_files"):
+                _after_files(source, files, summary, ctx, config, (fhir, errors, warnings))
+    except BaseException:
+        for source in used.values():
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+        raise
     finally:
         gc.set_threshold(*gc_threshold)
 
@@ -183,7 +195,7 @@ def _convert_files(
                                                  "are read, and this one was not opened", Location(item.name)), ctx)
             continue
         try:
-            fs.format = format_name or detect(path)
+            fs.format = "dicom" if item.url else format_name or detect(path)
         except InputError as exc:
             _reject(errors, fs, exc, ctx)
             continue
@@ -196,7 +208,7 @@ def _convert_files(
         progress.file(index, path, fs.format)
         read = 0
         try:
-            for unit in source.read(path, config):
+            for unit in source.read_url(item.url, config) if item.url else source.read(path, config):
                 read += 1
                 progress.unit(_convert_unit(unit, source, fs, ctx, config, fhir, errors, warnings))
                 # Let the unit's record (an X12 transaction set holds up to 5,000 claims of segments)
@@ -210,6 +222,35 @@ def _convert_files(
             err = _internal(exc, f"reading the file after its first {read} unit(s)", fs.name)
             _reject(errors, fs, err.at(Location(fs.name, f"after unit {read}")), ctx)
         log.info("converted %s: %d/%d units, %d rejected", fs.name, fs.succeeded, fs.attempted, fs.rejected)
+
+
+def _after_files(source: Any, files: list[InputFile], summary: RunSummary, ctx: MappingContext, config: JobConfig,
+                 sinks: tuple[NdjsonSink, NdjsonSink, NdjsonSink]) -> None:
+    """The units a source makes once every file was read (the DICOM source: one per study touched,
+    holding every instance known of it). Each maps like any unit; its error or warnings record and
+    its counts go to the input that last contributed to it (``unit.location.file`` is that input's
+    path), so a study that cannot be mapped quarantines that input."""
+    fhir, errors, warnings = sinks
+    by_path = {f.url or str(f.path): fs for f, fs in zip(files, summary.files, strict=True)}
+    try:
+        for unit in source.after_files(config):
+            fs = by_path.get(unit.location.file) or summary.files[-1]
+            scratch = FileSummary(name=fs.name)
+            _convert_unit(unit, source, scratch, ctx, config, fhir, errors, warnings)
+            # A study that converted is not a unit of the file: only its rejection and warnings count.
+            fs.attempted += scratch.rejected
+            fs.rejected += scratch.rejected
+            fs.warnings += scratch.warnings
+            for rtype, n in scratch.superseded.items():
+                fs.superseded[rtype] = fs.superseded.get(rtype, 0) + n
+    except _NOT_PER_UNIT:
+        raise
+    except Exception as exc:  # a bug assembling the studies: the last input carries the record
+        if not summary.files:
+            raise
+        fs = summary.files[-1]
+        err = _internal(exc, "assembling the studies read", fs.name)
+        _reject(errors, fs, err.at(Location(fs.name, "after all files")), ctx)
 
 
 class _Silent:
