@@ -1,7 +1,5 @@
-"""Every query in docs/analysts.md runs against the bundled samples converted with ``--lake`` and
-returns rows, so the cookbook cannot rot. The one exception: "imaging studies per modality" may
-find no ImagingStudy table (fhirflow converts no DICOM yet); only for it, and only that error, is
-tolerated."""
+"""Every query in docs/analysts.md runs against the bundled samples (X12, HL7 v2, C-CDA, DICOM)
+converted with ``--lake`` and returns rows, so the cookbook cannot rot."""
 
 from __future__ import annotations
 
@@ -19,8 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "analysts.md"
 DATA = ROOT / "tests" / "data"
 SAMPLES = [DATA / "x12" / "837P", DATA / "x12" / "835", DATA / "x12" / "834", DATA / "hl7v2" / "fhir-converter",
-           DATA / "ccda" / "fhir-converter" / "input"]
-NO_TABLE_YET = {"imaging studies per modality": "ImagingStudy"}
+           DATA / "ccda" / "fhir-converter" / "input", DATA / "dicom" / "pydicom"]
 
 
 def _queries() -> list[Any]:
@@ -58,11 +55,6 @@ def test_query_returns_rows(lake: Path, lang: str, body: str, name: str) -> None
         assert len(scope["result"]) > 0
         return
     con = duckdb.connect()
-    tables = duckdb_views(con, lake)
-    missing = NO_TABLE_YET.get(name)
-    if missing and missing not in tables:
-        with pytest.raises(duckdb.CatalogException, match=missing):
-            con.sql(body).fetchall()
-        pytest.skip(f"no {missing} table until fhirflow converts DICOM (the query ran and named it)")
+    duckdb_views(con, lake)
     rows = con.sql(body).fetchall()
     assert rows, name
