@@ -1,6 +1,6 @@
 """fhirflow benchmarks (``make bench``): X12, C-CDA and HL7 v2, each against its goal and a peer.
 
-    .venv/bin/python bench/run.py [--quick] [--only x12,x12-scale,ccda,hl7v2] [--data DIR] [--json FILE]
+    .venv/bin/python bench/run.py [--quick] [--only x12,x12-scale,ccda,hl7v2,views] [--data DIR] [--json FILE]
 
 What is measured (all in this one run, so ratios compare like with like on a busy machine):
 
@@ -23,6 +23,10 @@ What is measured (all in this one run, so ratios compare like with like on a bus
 - **ccda**: C-CDA documents per second on one core (bench/ccda/bench.py: read → to_fhir → JSON in
   one process, warm), and ``fhirflow convert`` end to end over the same folder. Peer: none on this
   machine (Microsoft FHIR-Converter is a .NET service); said so in the table.
+- **views**: ``fhirflow views run`` (Claim, claim_item, claim_diagnosis) over the Claim NDJSON of a
+  converted generated 837P of ``--views-claims`` claims, output rows/s against DuckDB's
+  ``read_json`` + ``unnest`` doing the same flattening of the same NDJSON in the same run; and the
+  MERGE of that batch into a current-state Claim table of ``--merge-rows`` rows (bench/views/views_bench.py).
 - **hl7v2**: a generated batch (bench/hl7v2/gen_batch.py) through ``fhirflow convert``, messages/s;
   peer: python-hl7's ``hl7.parse`` per message (parse only, no mapping) when ``hl7`` is importable,
   else skipped and said so.
@@ -50,10 +54,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-for sub in ("x12", "hl7v2"):  # gen_837p, pyx12_walk; gen_batch
+for sub in ("x12", "hl7v2", "views"):  # gen_837p, pyx12_walk; gen_batch; bench (views)
     sys.path.insert(0, str(HERE / sub))
 
-FORMATS = ("x12", "x12-scale", "ccda", "hl7v2")
+FORMATS = ("x12", "x12-scale", "ccda", "hl7v2", "views")
+VIEWS_RATIO_GOAL = 1.0
 # Whether `fhirflow convert` runs the mypyc-compiled modules (`make native`) or their .py sources:
 # the children inherit this environment, FHIRFLOW_NO_EXTENSIONS included.
 import etl  # noqa: E402  (from ROOT, put on the path above)
@@ -316,6 +321,30 @@ def bench_hl7v2(args: argparse.Namespace, data: Path) -> list[Row]:
 
 # --- the table ------------------------------------------------------------------------------------
 
+def bench_views(args: argparse.Namespace, data: Path) -> list[Row]:
+    import views_bench  # bench/views/views_bench.py
+    from gen_837p import generate
+
+    log(f"views: {args.views_claims} claims: convert, then views run vs DuckDB, then MERGE into {args.merge_rows:,} rows")
+    r = views_bench.bench(data, args.views_claims, args.merge_rows, generate)
+    ratio = r["fhirflow_rate"] / r["duckdb_rate"]
+    tables = ", ".join(f"{k} {v:,}" for k, v in r["rows"].items())
+    m = r["merge"]
+    return [
+        Row("views", f"fhirflow views run ({BUILD}), rows/s ({r['claims']:,} claims, {r['ndjson_mb']:.0f} MB NDJSON "
+            f"-> {tables}; {r['fhirflow_s']:.1f} s)", f"{r['fhirflow_rate']:,.0f}",
+            f"DuckDB read_json + unnest, same tables ({r['duckdb_s']:.1f} s, all cores)", f"{r['duckdb_rate']:,.0f}",
+            f"{ratio:.2f}x", f">= {VIEWS_RATIO_GOAL:g}x", yes_no(ratio >= VIEWS_RATIO_GOAL)),
+        Row("views", f"fhirflow views run, rows per CPU-second (user+sys {r['fhirflow_cpu']:.1f} s)",
+            f"{r['total_rows'] / r['fhirflow_cpu']:,.0f}", f"DuckDB, same (user+sys {r['duckdb_cpu']:.1f} s)",
+            f"{r['total_rows'] / r['duckdb_cpu']:,.0f}",
+            f"{(r['total_rows'] / r['fhirflow_cpu']) / (r['total_rows'] / r['duckdb_cpu']):.2f}x", "(info)", "-"),
+        Row("views", f"MERGE of one batch ({m['batch']:,} claims) into a Claim current-state table of "
+            f"{m['rows'] - m['batch']:,} rows: new claims (inserts), s", f"{m['insert']:.1f}"),
+        Row("views", "MERGE of the same batch again as later versions (updates), s", f"{m['update']:.1f}"),
+    ]
+
+
 def table(rows: list[Row]) -> str:
     cells = [list(HEADINGS)] + [r.cells() for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADINGS))]
@@ -345,11 +374,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-pure", dest="pure", action="store_false",
                     help="X12: skip the extra pure-Python run of the whole file (FHIRFLOW_NO_EXTENSIONS=1)")
     ap.add_argument("--hl7-messages", type=int, help="HL7 v2: messages in the batch (default 20000; quick 300)")
+    ap.add_argument("--views-claims", type=int, help="views: claims of the 837P flattened (default 50000; quick 200)")
+    ap.add_argument("--merge-rows", type=int, help="views: rows of the current-state table merged into "
+                                                    "(default 1000000; quick 2000)")
     args = ap.parse_args(argv)
     quick = args.quick
     for name, full, small in (("claims", 100_000, 300), ("min_mb", 200.0, 0.0), ("pyx12_sets", 2, 1),
                               ("scale_claims", list(SCALE_CLAIMS), [2_000]),
-                              ("ccda_copies", 40, 1), ("hl7_messages", 20_000, 300)):
+                              ("ccda_copies", 40, 1), ("hl7_messages", 20_000, 300),
+                              ("views_claims", 50_000, 200), ("merge_rows", 1_000_000, 2_000)):
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
     only = [f.strip() for f in args.only.split(",") if f.strip()]
@@ -360,7 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     data.mkdir(parents=True, exist_ok=True)
 
     benches: dict[str, Callable[[argparse.Namespace, Path], list[Row]]] = {
-        "x12": bench_x12, "x12-scale": bench_x12_scale, "ccda": bench_ccda, "hl7v2": bench_hl7v2}
+        "x12": bench_x12, "x12-scale": bench_x12_scale, "ccda": bench_ccda, "hl7v2": bench_hl7v2,
+        "views": bench_views}
     rows: list[Row] = []
     started = time.perf_counter()
     for fmt in FORMATS:

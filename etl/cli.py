@@ -117,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--views", action="append", type=Path, default=[], metavar="DIR",
                       help="also stage your own SQL-on-FHIR ViewDefinitions (a folder or file; repeatable) as "
                            "OUT/parquet/<view name>/; a bad one stops the run before it starts (exit 2)")
+    conv.add_argument("--lake", type=Path, metavar="DIR", default=os.environ.get("FHIRFLOW_LAKE"),
+                      help="merge this run's tables into current-state Delta tables DIR/<table>/ (env FHIRFLOW_LAKE)")
     conv.add_argument("--no-tables", action="store_true",
                       help="skip the shipped analyst tables (claim_item, eob_item_adjudication, ...)")
     conv.add_argument("-q", "--quiet", action="store_true",
@@ -232,6 +234,7 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         parquet=not args.no_parquet,
         analyst_tables=not args.no_tables,
         user_views=tuple(str(v) for v in args.views),
+        lake_root=str(args.lake) if args.lake else None,
         transaction_time=args.transaction_time,
         source_timezone=args.timezone,
         x12_validate=args.validate,

@@ -104,6 +104,8 @@ class JobConfig:
     # with every batch beside the per-type ones; and the analyst's own ViewDefinitions (files or folders).
     analyst_tables: bool = True
     user_views: tuple[str, ...] = ()
+    # Current-state Delta tables (etl.stage.lake) every run merges its tables into: <lake_root>/<table>/
+    lake_root: str | None = None
     transaction_time: str | None = None
     source_timezone: str | None = None  # IANA zone for source timestamps that carry none
     x12_validate: bool = False
@@ -115,6 +117,9 @@ class JobConfig:
     duplicate_control: str = "convert"
     ccda_max_bytes: int = 50 * 1024 * 1024  # larger C-CDA documents are rejected before parsing
     ccda_embed_document: bool = True  # keep the original CDA (base64) in a DocumentReference
+    # What the Parquet files name as their run (metadata fhirflow.run): the Airflow run id in a DAG;
+    # default: run_id if given, else the run's transactionTime (so the same input gives the same bytes).
+    run_label: str | None = None
     # DICOM: the WADO-RS base URL files' studies are retrievable from (their Endpoint; DICOMweb inputs
     # name their own), and the StudyDate window a DICOMweb input is searched for (ISO dates, inclusive)
     dicom_endpoint: str | None = None

@@ -8,7 +8,10 @@ Each DAG has the same shape, so it is built here once and each file in ``dags/``
   splits them into batches; mapping is per batch of files, never per file or message, so the
   scheduler stays healthy on big drops.
 - ``convert`` writes ``staged/<fmt>/<day>/<run>/batch-NNN`` (a transaction: see
-  :mod:`etl.stage.output`), partitioned by the run's data-interval day and kept for analysts.
+  :mod:`etl.stage.output`), partitioned by the run's data-interval day and kept for analysts, with
+  the analyst tables (``parquet/<view>/``, param ``analyst_tables``; the analyst's own with param
+  ``views``, checked by ``claim`` so a bad one fails the run at its start), then merges the batch
+  into the current-state Delta tables ``<root>/lake/<table>/`` (param ``lake``; :mod:`etl.stage.lake`).
 - ``load`` runs ``$import``; transient server faults raise and Airflow retries with backoff,
   permanent ones fail at once (``AirflowFailException``).
 - ``settle`` archives clean inputs, quarantines those with rejected units (next to their error
@@ -46,6 +49,7 @@ def _config(params: dict[str, Any], transaction_time: str | None) -> Any:
         source_timezone=params.get("source_timezone") or None,
         analyst_tables=bool(params.get("analyst_tables", True)),
         user_views=tuple(p for p in str(params.get("views") or "").split(os.pathsep) if p),
+        lake_root=str(Path(params["root"]) / "lake") if params.get("lake", True) else None,
         load=ImportConfig(fhir_url=params["fhir_url"], max_retry_after_s=float(params["max_retry_after_s"]),
                           timeout_s=float(params["import_timeout_s"]), publish_host=params["publish_host"],
                           advertise_host=params.get("advertise_host") or None,
@@ -95,6 +99,8 @@ def build_file_dag(
         "batch_files": Param(50, type="integer", minimum=1),
         "analyst_tables": Param(True, type="boolean",
                                 description="stage the shipped analyst tables (claim_item, eob_total, ...) per batch"),
+        "lake": Param(True, type="boolean",
+                      description="merge every batch into the current-state Delta tables <root>/lake/<table>/"),
         "views": Param(os.environ.get("FHIRFLOW_VIEWS", ""), type="string",
                        description="your own ViewDefinitions: folders or files (separated by ':'), staged per batch"),
         "max_retry_after_s": Param(30, type="number", minimum=0),

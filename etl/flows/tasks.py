@@ -6,6 +6,7 @@ They take and return only paths and counts (what may travel through XCom: no dat
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,8 @@ def convert_batch(root: Path, fmt: str, run: str, day: str, batch: dict[str, Any
     from etl.pipeline import convert
 
     out = landing.folders(root, fmt, run, day)["out"] / f"batch-{int(batch['index']):03d}"
+    if config.run_label is None:  # the Parquet files name the Airflow run they come from
+        config = replace(config, run_label=run)
     summary = convert([Path(p) for p in batch["files"]], out, config, format_name=None)
     return {
         "out": str(out),
