@@ -105,13 +105,25 @@ dicom_instance = Table(
 )
 
 
+# Studies a DAG run's mapped convert tasks touched (key: the Airflow run), emitted once by its
+# ``studies`` task after every batch was read: two batches of one study then cannot race to the server.
+dicom_touched = Table(
+    "dicom_touched", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_key", Text, nullable=False),
+    Column("study_uid", String(64), nullable=False),
+    UniqueConstraint("run_key", "study_uid", name="uq_dicom_touched"),
+)
+
+
 def _v1(conn: Connection) -> None:
     for table in (x12_interchange, load_receipt, settled_file):
         table.create(conn, checkfirst=True)
 
 
 def _v2(conn: Connection) -> None:
-    dicom_instance.create(conn, checkfirst=True)
+    for table in (dicom_instance, dicom_touched):
+        table.create(conn, checkfirst=True)
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]  # MIGRATIONS[n] builds version n + 1
