@@ -39,6 +39,7 @@ from pydicom.valuerep import PersonName as PydicomPersonName
 
 from etl.errors import Location, ParseError
 from etl.sources.base import Unit
+from etl.sources.dicom.fastread import HEAD_BYTES, read_fast
 from etl.sources.dicom.model import Code, Instance, PersonName, Read
 
 log = logging.getLogger(__name__)
@@ -71,16 +72,22 @@ class Reader:
             return
         self._read.add(real)
         with open(path, "rb") as fh:
-            head = fh.read(132)
-        if head[:4] == b"PK\x03\x04":
+            head = fh.read(4)
+        if head == b"PK\x03\x04":
             yield from self._zip(path, name)
             return
         yield from self._file(path, name, Location(name))
 
     def _file(self, path: Path, name: str, where: Location) -> Iterator[Unit[Read]]:
         try:
-            size = path.stat().st_size
             with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                head = fh.read(HEAD_BYTES)
+                inst = read_fast(head, size)  # the common file, without building a pydicom Dataset
+                if inst is not None:
+                    yield Unit(where, record=Read(inst, name))
+                    return
+                fh.seek(0)
                 ds = read_header(fh, size, defer=True)
         except ParseError as exc:
             yield Unit(where, error=exc.at(where))
