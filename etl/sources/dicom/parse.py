@@ -61,12 +61,12 @@ class Reader:
     same files: each is read once)."""
 
     def __init__(self) -> None:
-        self._read: set[str] = set()  # real paths read in this run
+        self._read: set[str] = set()  # paths read in this run (normalised)
         self._via_dicomdir: set[str] = set()
 
     def read(self, path: Path, name: str) -> Iterator[Unit[Read]]:
         """The units of the file at ``path`` (reported as ``name``)."""
-        real = os.path.realpath(path)
+        real = os.path.normpath(path)  # the walk and a DICOMDIR in it name a file alike
         if real in self._via_dicomdir:
             yield Unit(Location(name), skip=True, note="already read through its DICOMDIR")
             return
@@ -148,7 +148,7 @@ class Reader:
                 yield Unit(where, error=ParseError("the file this DICOMDIR entry references (0004,1500) is "
                                                    "missing", code="not-found"))
                 continue
-            real = os.path.realpath(target)
+            real = os.path.normpath(target)
             if real in self._read or real in self._via_dicomdir:
                 continue  # read already (the folder walk reached it first): once is enough
             self._via_dicomdir.add(real)
