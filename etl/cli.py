@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
-from etl import __version__, compiled
+from etl import __version__, cli_views, compiled
 from etl.config import DEFAULT_ID_SALT, ImportConfig, JobConfig, Strictness
 from etl.errors import ConfigError, LoadError, StageError
 from etl.progress import Reporter
@@ -114,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--max-file-mb", type=_number(int, "MiB", 1), default=256,
                       help="rotate NDJSON files at this size (MiB, at least 1)")
     conv.add_argument("--no-parquet", action="store_true", help="skip the Parquet staging tables")
+    conv.add_argument("--views", action="append", type=Path, default=[], metavar="DIR",
+                      help="also stage your own SQL-on-FHIR ViewDefinitions (a folder or file; repeatable) as "
+                           "OUT/parquet/<view name>/; a bad one stops the run before it starts (exit 2)")
+    conv.add_argument("--no-tables", action="store_true",
+                      help="skip the shipped analyst tables (claim_item, eob_item_adjudication, ...)")
     conv.add_argument("-q", "--quiet", action="store_true",
                       help="no progress display (bars on a terminal, else a line every 10 s on stderr)")
     conv.add_argument("--timezone", type=_zone, default=os.environ.get("FHIRFLOW_SOURCE_TZ"),
@@ -143,21 +148,36 @@ def _parser() -> argparse.ArgumentParser:
     load = _Parser(add_help=False)
     load.add_argument("--fhir-url", default=os.environ.get("FHIRFLOW_FHIR_URL"),
                       help="FHIR base URL, e.g. http://127.0.0.1:8080/fhir (env FHIRFLOW_FHIR_URL)")
-    load.add_argument("--dialect", default="hapi", help="server flavour of $import (default hapi)")
+    load.add_argument("--dialect", choices=["hapi", "transaction", "batch"], default=os.environ.get("FHIRFLOW_DIALECT", "hapi"),
+                      help="how to load: hapi ($import, default), or for servers without $import, "
+                           "transaction / batch Bundles of PUTs (env FHIRFLOW_DIALECT)")
+    load.add_argument("--bundle-size", type=_number(int, "entries", 1), default=500,
+                      help="transaction/batch: PUTs per Bundle (default 500)")
+    load.add_argument("--concurrency", type=_number(int, "Bundles", 1), default=2,
+                      help="transaction/batch: Bundles in flight at once (default 2)")
+    load.add_argument("--verify", choices=["ids", "sample", "none"], default="ids",
+                      help="after the load: look up every id (default), count each type and look up a "
+                           "sample of ids, or nothing")
     load.add_argument("--public-base-url", help="NDJSON is already served at this URL (else fhirflow serves it)")
     load.add_argument("--publish-host", default="127.0.0.1", help="address to serve NDJSON on (default 127.0.0.1)")
     load.add_argument("--advertise-host", help="host name the FHIR server uses to reach this machine (containers)")
+    load.add_argument("--publish-allow-remote", action="store_true",
+                      default=os.environ.get("FHIRFLOW_PUBLISH_ALLOW_REMOTE") == "1",
+                      help="let --publish-host be other than loopback (the NDJSON is PHI; env FHIRFLOW_PUBLISH_ALLOW_REMOTE=1)")
+    load.add_argument("--publish-cert", type=Path, help="PEM certificate: serve the NDJSON over HTTPS (with --publish-key)")
+    load.add_argument("--publish-key", type=Path, help="PEM private key of --publish-cert")
     load.add_argument("--max-wait", type=_number(float, "seconds", 0), default=10.0,
                       help="cap on the server's Retry-After while polling (s)")
     load.add_argument("--timeout", type=_number(float, "seconds", 1), default=1800.0,
                       help="give up polling after this many seconds")
-    load.add_argument("--no-verify", action="store_true", help="do not check every resource id on the server")
+    load.add_argument("--no-verify", action="store_true", help="the same as --verify none")
 
     sub.add_parser("convert", parents=[conv, state], help="convert inputs to OUT/{fhir,parquet,errors} + manifest.json")
     imp = sub.add_parser("import", parents=[load, state], help="load a converted folder with $import")
     imp.add_argument("folder", type=Path, help="a folder written by 'fhirflow convert'")
     sub.add_parser("run", parents=[conv, state, load], help="convert, then import")
     _ledger_parser(sub.add_parser("ledger", help="the X12 interchange ledger: list, show, forget, import"))
+    cli_views.add_parser(sub, _Parser)
     return p
 
 
@@ -178,6 +198,12 @@ def _ledger_parser(p: argparse.ArgumentParser) -> None:
     imp.add_argument("file", type=Path)
 
 
+def _tls(args: argparse.Namespace) -> tuple[str, str] | None:
+    if bool(args.publish_cert) != bool(args.publish_key):
+        raise ConfigError("--publish-cert and --publish-key go together")
+    return (str(args.publish_cert), str(args.publish_key)) if args.publish_cert else None
+
+
 def _job_config(args: argparse.Namespace) -> JobConfig:
     load = ImportConfig()
     if getattr(args, "fhir_url", None) is not None or args.command in ("import", "run"):
@@ -186,7 +212,9 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         load = ImportConfig(
             fhir_url=args.fhir_url, dialect=args.dialect, public_base_url=args.public_base_url,
             publish_host=args.publish_host, advertise_host=args.advertise_host, max_retry_after_s=args.max_wait, timeout_s=args.timeout,
-            verify="none" if args.no_verify else "ids",
+            publish_allow_remote=args.publish_allow_remote, publish_tls=_tls(args),
+            verify="none" if args.no_verify else args.verify, bundle_size=args.bundle_size,
+            concurrency=args.concurrency,
         )
     state = _state_url(args, args.folder if args.command == "import" else args.out)
     if args.command == "import":
@@ -196,6 +224,8 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         strictness=Strictness(args.strictness),
         ndjson_max_bytes=args.max_file_mb * 1024 * 1024,
         parquet=not args.no_parquet,
+        analyst_tables=not args.no_tables,
+        user_views=tuple(str(v) for v in args.views),
         transaction_time=args.transaction_time,
         source_timezone=args.timezone,
         x12_validate=args.validate,
@@ -288,11 +318,13 @@ def _convert(args: argparse.Namespace, config: JobConfig) -> RunSummary:
     return summary
 
 
-def _import(folder: Path, config: JobConfig) -> None:
+def _import(folder: Path, config: JobConfig) -> bool:
+    """Load ``folder``; False if the server refused some resources (error records written)."""
     from etl.load.importer import import_folder
 
     report = import_folder(folder, config)
     print(report.render())
+    return not report.rejected
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -304,15 +336,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "ledger":
             return _ledger(args)
+        if args.command == "views":
+            return cli_views.main(args)
         config = _job_config(args)
         if args.command == "import":
-            _import(args.folder, config)
-            return EXIT_OK
+            return EXIT_OK if _import(args.folder, config) else EXIT_REJECTED
         summary = _convert(args, config)
-        if args.command == "run":
-            _import(args.out, config)
+        loaded_all = _import(args.out, config) if args.command == "run" else True
+        if not loaded_all:
+            print(f"some resources were refused by the FHIR server: see {args.out}/errors/", file=sys.stderr)
         if summary.rejected:
             print(f"{summary.rejected} unit(s) rejected: see {args.out}/errors/", file=sys.stderr)
+        if summary.rejected or not loaded_all:
             return EXIT_REJECTED
         return EXIT_OK
     except ConfigError as exc:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from etl.errors import ConfigError
 
 DEFAULT_ID_SALT = "fhirflow-default-salt"
+VERIFY_MODES = ("ids", "sample", "none")
 
 
 class Strictness(enum.Enum):
@@ -41,25 +42,45 @@ class ImportConfig:
     """
 
     fhir_url: str = ""
+    # How resources reach the server (etl.load.dialects): "hapi" bulk $import, or the fallback for
+    # servers without it, "transaction" / "batch" Bundles of PUTs.
     dialect: str = "hapi"
     public_base_url: str | None = None
     publish_host: str = "127.0.0.1"
     publish_port: int = 0
     advertise_host: str | None = None  # host name the server uses to reach the publisher (compose: the worker's)
+    publish_allow_remote: bool = False  # bind the publisher beyond loopback (it warns); the files are PHI
+    publish_tls: tuple[str, str] | None = None  # (certificate, key) PEM files: the publisher speaks HTTPS
     poll_interval_s: float = 2.0
     max_retry_after_s: float = 10.0
     timeout_s: float = 1800.0
     http_timeout_s: float = 60.0
     max_attempts: int = 5
     backoff_base_s: float = 1.0
-    verify: str = "ids"  # ids | none
+    # After the load: "ids" looks every resource id up on the server (exact; ``verify_chunk`` ids a
+    # request, ``verify_concurrency`` requests at once), "sample" counts each type on the server
+    # (``_summary=count``) and looks up ``verify_sample`` ids of it, "none" trusts the server.
+    verify: str = "ids"
+    verify_chunk: int = 1000
+    verify_concurrency: int = 2
+    verify_sample: int = 200
     basic_auth: tuple[str, str] | None = None
+    # The transaction/batch dialects: PUTs per Bundle, Bundles in flight, and how many rejected
+    # entries end the load at once (a systematically broken batch, not a few bad resources).
+    bundle_size: int = 500
+    concurrency: int = 2
+    max_rejected: int = 1000
 
     def __post_init__(self) -> None:
-        if self.verify not in ("ids", "none"):
-            raise ConfigError(f"verify must be 'ids' or 'none', not {self.verify!r}")
+        if self.verify not in VERIFY_MODES:
+            raise ConfigError(f"verify must be one of {', '.join(VERIFY_MODES)}, not {self.verify!r}")
         if self.max_attempts < 1:
             raise ConfigError("max_attempts must be at least 1")
+        for name in ("bundle_size", "concurrency", "verify_chunk", "verify_concurrency", "verify_sample"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
+        if self.max_rejected < 0:
+            raise ConfigError("max-rejected must not be negative")
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,10 @@ class JobConfig:
     ndjson_memory_ids: int = 100_000
     parquet: bool = True
     parquet_row_group: int = 10_000
+    # The shipped analyst tables (claim_item, eob_item_adjudication, ...: etl.stage.tables) staged
+    # with every batch beside the per-type ones; and the analyst's own ViewDefinitions (files or folders).
+    analyst_tables: bool = True
+    user_views: tuple[str, ...] = ()
     transaction_time: str | None = None
     source_timezone: str | None = None  # IANA zone for source timestamps that carry none
     x12_validate: bool = False

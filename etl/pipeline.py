@@ -36,7 +36,8 @@ from etl.stage.manifest import build_manifest
 from etl.stage.ndjson import REPLACED, NdjsonSink, dumps_line
 from etl.stage.output import StepHook, fresh_staging, publish
 from etl.stage.parquet import ndjson_to_parquet
-from etl.stage.views import load_views
+from etl.stage.tables import table_views, write_tables
+from etl.stage.views import View, load_views
 from etl.state import open_state
 from etl.summary import FileSummary, RunSummary
 
@@ -64,6 +65,9 @@ def convert(
     ``on_publish_step`` is called before each step of :func:`etl.stage.output.publish` (tests kill
     the process there)."""
     summary = RunSummary()
+    # Every view is compiled before anything is read: a bad one stops the run here (exit 2).
+    tables = table_views(config) if config.parquet else []
+    views = load_views() if config.parquet else {}
     urls = [str(i) for i in inputs if is_url(i)]
     files = expand_inputs([Path(i) for i in inputs if not is_url(i)], follow_symlinks=config.follow_symlinks,
                           skipped=summary.entries_skipped)
@@ -76,7 +80,8 @@ def convert(
     progress = progress or _Silent()
     progress.start([f.path for f in files])
     try:
-        return _convert(files, out, staging, summary, config, state, progress, format_name, on_publish_step)
+        return _convert(files, out, staging, summary, config, state, progress, format_name, on_publish_step,
+                        views, tables)
     finally:
         progress.close()
         if state is not None:
@@ -85,7 +90,7 @@ def convert(
 
 def _convert(files: list[InputFile], out: Path, staging: Path, summary: RunSummary, config: JobConfig,
              state: StateStore | None, progress: Reporter, format_name: str | None,
-             on_publish_step: StepHook | None) -> RunSummary:
+             on_publish_step: StepHook | None, views: dict[str, View], tables: list[View]) -> RunSummary:
     fhir = NdjsonSink(staging / "fhir", config.ndjson_max_bytes, config.ndjson_memory_ids)
     errors = NdjsonSink(staging / "errors", config.ndjson_max_bytes, config.ndjson_memory_ids)
     warnings = NdjsonSink(staging / "warnings", config.ndjson_max_bytes, config.ndjson_memory_ids)
@@ -115,17 +120,21 @@ def _convert(files: list[InputFile], out: Path, staging: Path, summary: RunSumma
     warning_files = warnings.close()
     _release_memory()
     outputs: dict[str, list[tuple[str, int]]] = {}
-    views = load_views() if config.parquet else {}
     if config.parquet:
-        progress.phase("parquet", sum(len(parts) for parts in written.values()))
+        progress.phase("parquet", sum(len(parts) for parts in written.values()) + 1)
     for rtype, parts in written.items():
         for i, (p, count) in enumerate(parts):
             summary.resources[rtype] += count
             outputs.setdefault(rtype, []).append((f"fhir/{p.name}", count))
             if config.parquet:
                 dst = staging / "parquet" / rtype / f"part-{i:03d}.parquet"
-                ndjson_to_parquet(p, dst, views.get(rtype), config.parquet_row_group)
+                ndjson_to_parquet(p, dst, views.get(rtype), config.parquet_row_group, run=config.run_id or "")
                 progress.step()
+    table_parts: dict[str, list[tuple[str, int]]] = {}
+    if config.parquet:
+        table_parts = write_tables(tables, {t: [(p, n) for p, n in parts] for t, parts in written.items()},
+                                   staging / "parquet", config.run_id or "", config.file_mode)
+        progress.step()
     err_list = [(f"errors/{p.name}", n) for parts in error_files.values() for p, n in parts]
     summary.errors = sum(n for _, n in err_list)
     doc = build_manifest(
@@ -134,6 +143,9 @@ def _convert(files: list[InputFile], out: Path, staging: Path, summary: RunSumma
         err_list,
         summary.to_dict(),
     )
+    doc["extension"]["https://fhirflow.dev/tables"] = [
+        {"table": name, "url": rel, "count": n} for name, parts in table_parts.items() for rel, n in parts
+    ]
     doc["extension"]["https://fhirflow.dev/warnings"] = [
         {"url": f"warnings/{p.name}", "count": n} for parts in warning_files.values() for p, n in parts
     ]

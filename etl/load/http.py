@@ -95,6 +95,10 @@ class Sender:
                 continue
             return response
 
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt + 1``: exponential from ``backoff_base_s``, at most 60."""
+        return self._backoff(attempt)
+
     def _backoff(self, attempt: int) -> float:
         return float(min(self.config.backoff_base_s * 2 ** (attempt - 1), 60.0))
 

@@ -8,24 +8,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from etl.config import ImportConfig, JobConfig
-from etl.errors import ConfigError, PermanentLoadError, TransientLoadError
+from etl.config import JobConfig
+from etl.errors import ConfigError, LoadError, PermanentLoadError
 from etl.load.dialects import get_dialect
-from etl.load.dialects.base import ImportInput
-from etl.load.http import Sender, raise_for_permanent, retry_after
-from etl.load.publish import Publisher
+from etl.load.dialects.base import LoadContext, LoadInput
+from etl.load.http import Sender
+from etl.load.verify import verify
 from etl.stage.manifest import read_manifest
-from etl.stage.ndjson import read_ndjson
+from etl.stage.ndjson import dumps_line
 from etl.stage.output import current_generation
 from etl.state import open_state
 from etl.state.store import now
@@ -35,42 +35,37 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VERIFY_CHUNK = 100
+LOAD_ERRORS = "OperationOutcome.load.ndjson"  # in errors/: the resources the server refused
 
 
 @dataclass
 class ImportReport:
-    """What a load did: the job's status URL, resources sent and found per type."""
+    """What a load did: the job's status URL, resources sent, refused and found per type."""
 
+    dialect: str = ""
     status_url: str = ""
     sent: dict[str, int] = field(default_factory=dict)
     found: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)  # refused by the server: error records
+    errors_file: str = ""  # where those are, relative to the folder
     polls: int = 0
+    requests: int = 0
     message: str = ""
     loaded_interchanges: int = 0  # X12 interchanges this load marked loaded in the ledger
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status_url": self.status_url, "sent": self.sent, "found": self.found, "polls": self.polls,
-                "loaded_interchanges": self.loaded_interchanges}
+        return {"dialect": self.dialect, "status_url": self.status_url, "sent": self.sent, "found": self.found,
+                "rejected": self.rejected, "errors_file": self.errors_file, "polls": self.polls,
+                "requests": self.requests, "loaded_interchanges": self.loaded_interchanges}
 
     def render(self) -> str:
         width = max((len(t) for t in self.sent), default=8)
-        lines = [f"{'type':<{width}} {'sent':>9} {'on server':>9}"]
-        lines += [f"{t:<{width}} {n:>9} {self.found.get(t, 0):>9}" for t, n in sorted(self.sent.items())]
+        lines = [f"{'type':<{width}} {'sent':>9} {'refused':>9} {'on server':>9}"]
+        lines += [f"{t:<{width}} {n:>9} {self.rejected.get(t, 0):>9} {self.found.get(t, 0):>9}"
+                  for t, n in sorted(self.sent.items())]
+        if self.rejected:
+            lines.append(f"{sum(self.rejected.values())} resource(s) refused by the server: see {self.errors_file}")
         return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def _published(folder: Path, cfg: ImportConfig) -> Iterator[str]:
-    if cfg.public_base_url:
-        yield cfg.public_base_url.rstrip("/")
-        return
-    with Publisher(folder, cfg.publish_host, cfg.publish_port) as base:
-        if cfg.advertise_host:
-            port = base.rsplit(":", 1)[1]
-            yield f"http://{cfg.advertise_host}:{port}"
-        else:
-            yield base
 
 
 def import_folder(
@@ -111,50 +106,62 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
     base = cfg.fhir_url.rstrip("/")
     output = str(output_folder.resolve())
     run_id = config.run_id or output
-    report = ImportReport()
-    entries = [o for o in manifest.get("output", []) if o.get("count", 0) > 0]
-    for o in entries:
-        report.sent[o["type"]] = report.sent.get(o["type"], 0) + int(o["count"])
-    if not entries:
+    report = ImportReport(dialect=cfg.dialect)
+    inputs = [LoadInput(o["type"], o["url"], int(o["count"])) for o in manifest.get("output", []) if o.get("count", 0) > 0]
+    for i in inputs:
+        report.sent[i.type] = report.sent.get(i.type, 0) + i.count
+    _write_rejections(folder, [], config.file_mode)  # what a previous load of this folder refused is stale now
+    if not inputs:
         report.message = "nothing to import"
         if state is not None:
             receipt = state.receipts.start(output, run_id, base, "", {}, now())
             report.loaded_interchanges = state.receipts.complete(receipt, {}, report.message, now())
         return report
-    dialect = get_dialect(cfg.dialect)
+    loader = get_dialect(cfg.dialect)
     own_client = client is None
     http = client or httpx.Client(
         timeout=httpx.Timeout(cfg.http_timeout_s, connect=10.0),
         auth=httpx.BasicAuth(*cfg.basic_auth) if cfg.basic_auth else None,
+        limits=httpx.Limits(max_connections=max(cfg.concurrency, cfg.verify_concurrency) + 2),
     )
     sender = Sender(http, cfg, sleep=sleep)
+    receipt = 0
+
+    def started(status_url: str) -> None:
+        nonlocal receipt
+        report.status_url = status_url
+        if state is not None:
+            receipt = state.receipts.start(output, run_id, base, status_url, report.sent, now())
+
+    def failed(error: LoadError) -> LoadError:
+        if state is not None and receipt:
+            state.receipts.fail(receipt, str(error), now())
+        return error
+
+    ctx = LoadContext(folder, inputs, base, cfg, sender, sleep, clock, started, config.id_salt)
     try:
-        with _published(folder, cfg) as files_base:
-            inputs = [ImportInput(o["type"], f"{files_base}/{o['url']}", int(o["count"])) for o in entries]
-            path, headers, body = dialect.kickoff(inputs, source=files_base + "/")
-            response = sender.send("POST", f"{base}/{path}", headers=headers, json=body)
-            raise_for_permanent(response, "$import kick-off")
-            report.status_url = dialect.status_url(response, base)
-            log.info("$import accepted; polling %s", report.status_url)
-            receipt = state.receipts.start(output, run_id, base, report.status_url, report.sent, now()) if state else 0
-            try:
-                _poll(sender, dialect, report, cfg, sleep, clock)
-            except PermanentLoadError as exc:
-                if state is not None:
-                    state.receipts.fail(receipt, str(exc), now())
-                raise
-        if cfg.verify == "ids":
-            report.found = verify_ids(sender, base, folder, manifest)
-            missing = {t: n - report.found.get(t, 0) for t, n in report.sent.items() if report.found.get(t, 0) < n}
+        try:
+            result = loader.load(ctx)
+        except PermanentLoadError as exc:
+            raise failed(exc) from None
+        report.polls, report.message, report.requests = result.polls, result.message, result.requests
+        report.rejected = dict(result.rejected)
+        report.errors_file = _write_rejections(folder, result.rejections, config.file_mode)
+        if cfg.verify != "none":
+            report.found = verify(sender, base, folder, inputs, cfg, set(result.refused))
+            expected = {t: n - report.rejected.get(t, 0) for t, n in report.sent.items()}
+            missing = {t: n - report.found.get(t, 0) for t, n in expected.items() if report.found.get(t, 0) < n}
             if missing:
-                error = PermanentLoadError(
-                    "the import job completed but resources are missing on the server: "
+                raise failed(PermanentLoadError(
+                    "the load completed but resources are missing on the server: "
                     + ", ".join(f"{t} {n}" for t, n in sorted(missing.items()))
-                    + (f" (server said: {report.message})" if report.message else ""))
-                if state is not None:
-                    state.receipts.fail(receipt, str(error), now())
-                raise error
-            if state is not None:
+                    + (f" (server said: {report.message})" if report.message else "")))
+            if state is not None and report.rejected:
+                # Not all of the folder is on the server: its interchanges must not be marked loaded,
+                # so a re-send converts and loads again (PUTs and $import upsert: nothing doubles).
+                state.receipts.fail(receipt, f"{sum(report.rejected.values())} resource(s) refused by the server: "
+                                             f"see {report.errors_file}", now())
+            elif state is not None:
                 report.loaded_interchanges = state.receipts.complete(receipt, report.found, report.message, now())
         elif state is not None:
             state.receipts.unverified(receipt, report.message, now())
@@ -164,43 +171,18 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
     return report
 
 
-def _poll(sender: Sender, dialect: Any, report: ImportReport, cfg: ImportConfig,
-          sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
-    deadline = clock() + cfg.timeout_s
-    last_progress = ""
-    while True:
-        response = sender.send("GET", report.status_url, headers={"Accept": "application/fhir+json"},
-                               final_status=frozenset({500}))
-        report.polls += 1
-        state = dialect.read_status(response)
-        if state.done:
-            report.message = state.message
-            if state.failed:
-                raise PermanentLoadError(state.message, status=response.status_code, outcome=state.outcome)
-            return
-        if state.progress and state.progress != last_progress:
-            log.info("$import: %s", state.progress)
-            last_progress = state.progress
-        if clock() >= deadline:
-            raise TransientLoadError(
-                f"$import still running after {cfg.timeout_s:.0f}s ({state.progress or 'no progress reported'}); "
-                f"the job goes on at {report.status_url}")
-        sleep(retry_after(response, cfg.poll_interval_s, cfg.max_retry_after_s))
-
-
-def verify_ids(sender: Sender, base: str, folder: Path, manifest: dict[str, Any]) -> dict[str, int]:
-    """Count, per type, how many of the folder's resource ids the server has (``_id`` search)."""
-    found: dict[str, int] = {}
-    for o in manifest.get("output", []):
-        rtype = o["type"]
-        ids = [r["id"] for r in read_ndjson(folder / o["url"]) if r.get("id")]
-        for i in range(0, len(ids), VERIFY_CHUNK):
-            chunk = ids[i : i + VERIFY_CHUNK]
-            response = sender.send(
-                "POST", f"{base}/{rtype}/_search",
-                data={"_id": ",".join(chunk), "_summary": "count"},
-                headers={"Accept": "application/fhir+json"},
-            )
-            raise_for_permanent(response, f"verifying {rtype}")
-            found[rtype] = found.get(rtype, 0) + int(response.json().get("total", 0))
-    return found
+def _write_rejections(folder: Path, records: list[dict[str, Any]], file_mode: int) -> str:
+    """The load's error records in ``errors/OperationOutcome.load.ndjson`` of the generation
+    (replaced atomically; removed when nothing was refused). Returns its path relative to the folder."""
+    path = folder / "errors" / LOAD_ERRORS
+    if not records:
+        path.unlink(missing_ok=True)
+        return ""
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        for record in records:
+            fh.write(dumps_line(record))
+    os.chmod(tmp, file_mode)
+    os.replace(tmp, path)
+    return f"errors/{LOAD_ERRORS}"

@@ -3,7 +3,8 @@
 - Kick-off: ``POST [base]/$import``, ``Content-Type: application/fhir+json``, ``Prefer:
   respond-async`` (400 without it). Body: Parameters with ``inputFormat``
   (``application/fhir+ndjson``), ``inputSource``, ``storageDetail`` (``type`` https,
-  ``maxBatchResourceCount``) and one ``input`` part (``type``, ``url``) per file.
+  ``maxBatchResourceCount``, ``credentialHttpBasic`` ``user:password`` that HAPI presents as HTTP
+  Basic when it fetches each input) and one ``input`` part (``type``, ``url``) per file.
 - Answer: 202 with ``Content-Location: [base]/$import-poll-status?_jobId=…`` (taken from the
   header, never built).
 - Poll: 202 + ``X-Progress`` + ``Retry-After: 120`` while queued or running; 200 OperationOutcome
@@ -38,14 +39,19 @@ class HapiDialect:
     name = "hapi"
     max_batch_resource_count = 500
 
-    def kickoff(self, inputs: list[ImportInput], source: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    def kickoff(self, inputs: list[ImportInput], source: str,
+                credential: tuple[str, str] | None = None) -> tuple[str, dict[str, str], dict[str, Any]]:
+        storage: list[dict[str, Any]] = [
+            {"name": "type", "valueCode": "https"},
+            {"name": "maxBatchResourceCount", "valueString": str(self.max_batch_resource_count)},
+        ]
+        if credential is not None:
+            # BulkDataImportProvider: "username:password", sent by HAPI as HTTP Basic on every fetch
+            storage.append({"name": "credentialHttpBasic", "valueString": f"{credential[0]}:{credential[1]}"})
         params: list[dict[str, Any]] = [
             {"name": "inputFormat", "valueCode": "application/fhir+ndjson"},
             {"name": "inputSource", "valueUri": source},
-            {"name": "storageDetail", "part": [
-                {"name": "type", "valueCode": "https"},
-                {"name": "maxBatchResourceCount", "valueString": str(self.max_batch_resource_count)},
-            ]},
+            {"name": "storageDetail", "part": storage},
         ]
         for item in _order(inputs):
             params.append({"name": "input", "part": [
