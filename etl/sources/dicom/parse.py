@@ -111,6 +111,11 @@ class Reader:
                 where = Location(name, f"zip member {info.filename}")
                 try:
                     with archive.open(info) as fh:
+                        inst = read_fast(fh.read(HEAD_BYTES), info.file_size)
+                    if inst is not None:
+                        yield Unit(where, record=Read(inst, member))
+                        continue
+                    with archive.open(info) as fh:
                         ds = read_header(fh, info.file_size, defer=False)  # a member cannot be re-opened by name
                 except ParseError as exc:
                     yield Unit(where, error=exc)
