@@ -19,7 +19,19 @@ import struct
 from typing import Any
 
 from etl.errors import ParseError
-from etl.sources.dicom.model import Code, Instance, PersonName
+from etl.sources.dicom.model import (
+    CODE_FIELDS,
+    NAME_FIELDS,
+    NAMES_FIELDS,
+    TEXT_FIELDS,
+    TITLE_CONCEPT,
+    TITLE_FALLBACK,
+    TITLE_TEXT,
+    Code,
+    Instance,
+    PersonName,
+    build_instance,
+)
 
 HEAD_BYTES = 64 * 1024
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -33,16 +45,11 @@ _H = struct.Struct("<HH")
 _HHI = struct.Struct("<HHI")
 _I = struct.Struct("<I")
 
-# Top-level attributes read (the Instance's fields, see parse.instance_from_dataset), and sequences.
-TEXT_TAGS = frozenset({
-    0x00080005, 0x00080008, 0x00080016, 0x00080018, 0x00080020, 0x00080021, 0x00080030, 0x00080031,
-    0x00080050, 0x00080060, 0x00080090, 0x00080201, 0x00081030, 0x0008103E, 0x00081050, 0x00100010,
-    0x00100020, 0x00100021, 0x00100030, 0x00100040, 0x00180015, 0x0020000D, 0x0020000E, 0x00200010,
-    0x00200011, 0x00200013, 0x00200060, 0x00200062, 0x00321066, 0x00401002, 0x00420010, 0x00700080,
-})
-SEQ_TAGS = frozenset({0x00081032, 0x0040100A, 0x0040A043})
+# Top-level attributes read (the Instance's fields: etl.sources.dicom.model), and sequences.
+TEXT_TAGS = frozenset({0x00080005, *TITLE_TEXT, *TITLE_FALLBACK, *NAME_FIELDS.values(), *NAMES_FIELDS.values(),
+                       *(tag for tags in TEXT_FIELDS.values() for tag in tags)})
+SEQ_TAGS = frozenset({*CODE_FIELDS.values(), TITLE_CONCEPT})
 ITEM_TAGS = frozenset({0x00080100, 0x00080102, 0x00080104, 0x00080119, 0x00080120})
-_PN_TAGS = frozenset({0x00080090, 0x00081050, 0x00100010})
 _DIRECTORY_RECORDS = 0x00041220
 
 
@@ -210,10 +217,6 @@ def _instance(values: dict[int, bytes], seqs: dict[int, list[dict[int, bytes]]])
         out = [_pn(part, encodings) for part in _split_pn(raw, encodings)]
         return [pn for pn in out if any(pn)]
 
-    def one_name(tag: int) -> PersonName:
-        found = names(tag)
-        return found[0] if found else ("", "", "")
-
     def codes(tag: int) -> list[Code]:
         out: list[Code] = []
         for item in seqs.get(tag, []):
@@ -223,21 +226,7 @@ def _instance(values: dict[int, bytes], seqs: dict[int, list[dict[int, bytes]]])
                 out.append(code)
         return out
 
-    concept = codes(0x0040A043)
-    title = text(0x00700080) or (concept[0][2] if concept and concept[0][2] else "") or text(0x00420010) \
-        or text(0x00080008)
-    return Instance(
-        sop_class_uid=text(0x00080016), sop_instance_uid=text(0x00080018), study_uid=text(0x0020000D),
-        series_uid=text(0x0020000E), instance_number=text(0x00200013), modality=text(0x00080060),
-        series_number=text(0x00200011), series_description=text(0x0008103E), series_date=text(0x00080021),
-        series_time=text(0x00080031), body_part=text(0x00180015), laterality=text(0x00200060) or text(0x00200062),
-        performers=names(0x00081050), study_date=text(0x00080020), study_time=text(0x00080030),
-        tz_offset=text(0x00080201), accession=text(0x00080050), study_description=text(0x00081030),
-        study_id=text(0x00200010), referrer=one_name(0x00080090), procedure_codes=codes(0x00081032),
-        reason=text(0x00401002) or text(0x00321066), reason_codes=codes(0x0040100A), patient_id=text(0x00100020),
-        issuer=text(0x00100021), patient_name=one_name(0x00100010), birth_date=text(0x00100030),
-        sex=text(0x00100040), title=title,
-    )
+    return build_instance(text, names, codes)
 
 
 _ENCODINGS: dict[str, list[str]] = {}

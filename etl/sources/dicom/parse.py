@@ -40,7 +40,7 @@ from pydicom.valuerep import PersonName as PydicomPersonName
 from etl.errors import Location, ParseError
 from etl.sources.base import Unit
 from etl.sources.dicom.fastread import HEAD_BYTES, read_fast
-from etl.sources.dicom.model import Code, Instance, PersonName, Read
+from etl.sources.dicom.model import Code, Instance, PersonName, Read, build_instance
 
 log = logging.getLogger(__name__)
 # pydicom logs bad values verbatim ("Invalid value for VR DA: '19630815'"): they must not reach the
@@ -287,51 +287,11 @@ def _codes(ds: Dataset, tag: int) -> list[Code]:
     return out
 
 
-def _title(ds: Dataset) -> str:
-    label = _text(ds, 0x00700080)  # ContentLabel
-    if label:
-        return label
-    concept = _codes(ds, 0x0040A043)  # ConceptNameCodeSequence (SR document title)
-    if concept and concept[0][2]:
-        return concept[0][2]
-    return _text(ds, 0x00420010) or _text(ds, 0x00080008)  # DocumentTitle | ImageType
-
-
 def instance_from_dataset(ds: Dataset, wado_base: str = "") -> Instance:
     """The mapped attributes of one data set (values decoded with its SpecificCharacterSet)."""
-    elem = ds.get(0x00100010)
-    return Instance(
-        sop_class_uid=_text(ds, 0x00080016),
-        sop_instance_uid=_text(ds, 0x00080018),
-        study_uid=_text(ds, 0x0020000D),
-        series_uid=_text(ds, 0x0020000E),
-        instance_number=_text(ds, 0x00200013),
-        modality=_text(ds, 0x00080060),
-        series_number=_text(ds, 0x00200011),
-        series_description=_text(ds, 0x0008103E),
-        series_date=_text(ds, 0x00080021),
-        series_time=_text(ds, 0x00080031),
-        body_part=_text(ds, 0x00180015),
-        laterality=_text(ds, 0x00200060) or _text(ds, 0x00200062),
-        performers=_names(ds, 0x00081050),
-        study_date=_text(ds, 0x00080020),
-        study_time=_text(ds, 0x00080030),
-        tz_offset=_text(ds, 0x00080201),
-        accession=_text(ds, 0x00080050),
-        study_description=_text(ds, 0x00081030),
-        study_id=_text(ds, 0x00200010),
-        referrer=_pn(ds.get(0x00080090).value) if 0x00080090 in ds else ("", "", ""),
-        procedure_codes=_codes(ds, 0x00081032),
-        reason=_text(ds, 0x00401002) or _text(ds, 0x00321066),
-        reason_codes=_codes(ds, 0x0040100A),
-        patient_id=_text(ds, 0x00100020),
-        issuer=_text(ds, 0x00100021),
-        patient_name=_pn(elem.value) if elem is not None else ("", "", ""),
-        birth_date=_text(ds, 0x00100030),
-        sex=_text(ds, 0x00100040),
-        title=_title(ds),
-        wado_base=wado_base,
-    )
+    inst = build_instance(lambda tag: _text(ds, tag), lambda tag: _names(ds, tag), lambda tag: _codes(ds, tag))
+    inst.wado_base = wado_base
+    return inst
 
 
 def dataset_from_json(doc: dict[str, Any]) -> Dataset:
