@@ -1,6 +1,6 @@
 """fhirflow benchmarks (``make bench``): X12, C-CDA and HL7 v2, each against its goal and a peer.
 
-    .venv/bin/python bench/run.py [--quick] [--only x12,x12-scale,ccda,hl7v2,views] [--data DIR] [--json FILE]
+    .venv/bin/python bench/run.py [--quick] [--only x12,x12-scale,ccda,hl7v2,views,dicom] [--data DIR] [--json FILE]
 
 What is measured (all in this one run, so ratios compare like with like on a busy machine):
 
@@ -30,6 +30,11 @@ What is measured (all in this one run, so ratios compare like with like on a bus
 - **hl7v2**: a generated batch (bench/hl7v2/gen_batch.py) through ``fhirflow convert``, messages/s;
   peer: python-hl7's ``hl7.parse`` per message (parse only, no mapping) when ``hl7`` is importable,
   else skipped and said so.
+- **dicom**: ``--dicom-files`` generated small CT files (bench/dicom/gen_files.py: 25 instances per
+  series, 4 series per study), files/s reading headers and building ImagingStudy (bench/dicom/bench.py:
+  the DICOM source as the pipeline drives it, study index in SQLite, NDJSON lines), against pydicom's
+  plain ``dcmread(stop_before_pixels=True)`` of the same files in the same run (goal: at least 1x);
+  ``fhirflow convert`` over the folder end to end as an information row.
 
 Generated files go under bench/.data/ (git-ignored, never committed). Nothing here asserts a
 timing; the exit status is 0 when every benchmark ran, whatever the goals say.
@@ -54,10 +59,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-for sub in ("x12", "hl7v2", "views"):  # gen_837p, pyx12_walk; gen_batch; bench (views)
+for sub in ("x12", "hl7v2", "views", "dicom"):  # gen_837p, pyx12_walk; gen_batch; bench (views); gen_files
     sys.path.insert(0, str(HERE / sub))
 
-FORMATS = ("x12", "x12-scale", "ccda", "hl7v2", "views")
+FORMATS = ("x12", "x12-scale", "ccda", "hl7v2", "views", "dicom")
 VIEWS_RATIO_GOAL = 1.0
 # Whether `fhirflow convert` runs the mypyc-compiled modules (`make native`) or their .py sources:
 # the children inherit this environment, FHIRFLOW_NO_EXTENSIONS included.
@@ -71,6 +76,7 @@ X12_RSS_GOAL_MB = 300.0
 X12_RSS_MIN_INPUT_MB = 200.0
 SCALE_CLAIMS = (600_000,)  # make bench; make bench-scale adds 2,000,000
 CCDA_GOAL = 50.0
+DICOM_RATIO_GOAL = 1.0
 
 
 @dataclass
@@ -319,6 +325,41 @@ def bench_hl7v2(args: argparse.Namespace, data: Path) -> list[Row]:
                 f"{rate / peer_rate:.2f}x", "none stated", "-")]
 
 
+# --- DICOM ----------------------------------------------------------------------------------------
+
+def bench_dicom(args: argparse.Namespace, data: Path) -> list[Row]:
+    from gen_files import generate
+
+    spec = importlib.util.spec_from_file_location("dicom_bench", HERE / "dicom" / "bench.py")
+    assert spec is not None and spec.loader is not None
+    dicom_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dicom_bench)
+    per_study = 100
+    studies = max(1, args.dicom_files // per_study)
+    folder = data / "dicom" / f"files-{studies * per_study}"
+    files = generate(folder, studies, 4, per_study // 4)
+    log(f"dicom: {len(files):,} files ({studies} studies of 4 series x 25 instances); one core, warm")
+    dicom_bench.run_pydicom(files[:200])  # warm-up: imports, page cache
+    dicom_bench.run_fhirflow(files[:200])
+    peer_s = dicom_bench.run_pydicom(files)
+    n, st, res, ours_s = dicom_bench.run_fhirflow(files)
+    if n != len(files) or st != studies:
+        raise SystemExit(f"dicom: expected {len(files)} instances in {studies} studies, got {n} in {st}")
+    rate, peer_rate = n / ours_s, len(files) / peer_s
+    log("dicom: fhirflow convert over the same folder")
+    e2e = convert([folder], data / "dicom" / "out", "--no-state")
+    s = summary(e2e)
+    if s["rejected"] != 0 or s["succeeded"] != n:
+        raise SystemExit(f"dicom: expected {n} instances converted, got {json.dumps(s)[:500]}")
+    return [
+        Row("dicom", f"files/s reading headers + building ImagingStudy ({n:,} files, {st} studies, {res:,} resources, "
+                     f"{ours_s:.1f} s)", f"{rate:,.0f}", "pydicom dcmread(stop_before_pixels=True) only",
+            f"{peer_rate:,.0f}", f"{rate / peer_rate:.2f}x", f">= {DICOM_RATIO_GOAL:g}x", yes_no(rate >= peer_rate * DICOM_RATIO_GOAL)),
+        Row("dicom", f"fhirflow convert end to end, files/s (incl. start-up, NDJSON+Parquet, {e2e.seconds:.1f} s)",
+            f"{n / e2e.seconds:,.0f}", "-", "-", "-", "(info)", "-"),
+    ]
+
+
 # --- the table ------------------------------------------------------------------------------------
 
 def bench_views(args: argparse.Namespace, data: Path) -> list[Row]:
@@ -377,12 +418,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--views-claims", type=int, help="views: claims of the 837P flattened (default 50000; quick 200)")
     ap.add_argument("--merge-rows", type=int, help="views: rows of the current-state table merged into "
                                                     "(default 1000000; quick 2000)")
+    ap.add_argument("--dicom-files", type=int, help="DICOM: generated files (default 20000; quick 200)")
     args = ap.parse_args(argv)
     quick = args.quick
     for name, full, small in (("claims", 100_000, 300), ("min_mb", 200.0, 0.0), ("pyx12_sets", 2, 1),
                               ("scale_claims", list(SCALE_CLAIMS), [2_000]),
                               ("ccda_copies", 40, 1), ("hl7_messages", 20_000, 300),
-                              ("views_claims", 50_000, 200), ("merge_rows", 1_000_000, 2_000)):
+                              ("views_claims", 50_000, 200), ("merge_rows", 1_000_000, 2_000),
+                              ("dicom_files", 20_000, 200)):
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
     only = [f.strip() for f in args.only.split(",") if f.strip()]
@@ -394,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     benches: dict[str, Callable[[argparse.Namespace, Path], list[Row]]] = {
         "x12": bench_x12, "x12-scale": bench_x12_scale, "ccda": bench_ccda, "hl7v2": bench_hl7v2,
-        "views": bench_views}
+        "views": bench_views, "dicom": bench_dicom}
     rows: list[Row] = []
     started = time.perf_counter()
     for fmt in FORMATS:

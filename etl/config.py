@@ -125,6 +125,9 @@ class JobConfig:
     dicom_endpoint: str | None = None
     dicom_since: str | None = None
     dicom_until: str | None = None
+    # DAG runs: when set, the studies a convert task touches are recorded under this key (the Airflow
+    # run) instead of emitted; the run's studies task then emits them once (input "dicom-run:KEY")
+    dicom_defer_studies: str | None = None
     run_id: str | None = None  # who writes this output (default: the output folder); a re-run is not a re-send
     file_mode: int = 0o640  # permission bits of every output file (folders: the same plus x; owner rwx)
     follow_symlinks: bool = False  # follow symlinks in input folders that lead outside the folder

@@ -51,6 +51,34 @@ def convert_batch(root: Path, fmt: str, run: str, day: str, batch: dict[str, Any
     }
 
 
+def convert_studies(root: Path, fmt: str, run: str, day: str, results: list[dict[str, Any]],
+                    config: JobConfig) -> list[dict[str, Any]]:
+    """DICOM: after every batch of the run was read (each recorded its instances and the studies it
+    touched), emit each touched study once, whole, into ``staged/<fmt>/<day>/<run>/studies``. Returns
+    the batches' results followed by the studies' (``files`` empty: its error records name studies,
+    not inputs), for the load step to map over."""
+    from etl.pipeline import convert
+
+    out = landing.folders(root, fmt, run, day)["out"] / "studies"
+    summary = convert([f"dicom-run:{run}"], out, config, format_name=fmt)
+    studies = {"out": str(out), "attempted": summary.attempted, "succeeded": summary.succeeded,
+               "rejected": summary.rejected, "skipped": 0, "resources": dict(summary.resources), "files": {},
+               "only_skipped": [], "skips": [], "superseded": dict(summary.superseded), "studies": True}
+    return [*results, studies]
+
+
+def convert_dicomweb(root: Path, url: str, run: str, day: str, config: JobConfig) -> dict[str, Any]:
+    """Read a DICOMweb server's studies in ``config``'s StudyDate window into
+    ``staged/dicomweb/<day>/<run>/batch-000``; returns its counts and path (no data, no UIDs)."""
+    from etl.pipeline import convert
+    from etl.sources.dicom.dicomweb import shown
+
+    out = landing.folders(root, "dicomweb", run, day)["out"] / "batch-000"
+    summary = convert([url if url.startswith("dicomweb+") else f"dicomweb+{url}"], out, config)
+    return {"out": str(out), "server": shown(url.removeprefix("dicomweb+")), "attempted": summary.attempted,
+            "succeeded": summary.succeeded, "rejected": summary.rejected, "resources": dict(summary.resources)}
+
+
 def load_batch(result: dict[str, Any], config: JobConfig) -> dict[str, Any]:
     """``$import`` one converted batch; returns what was sent and found per type."""
     from etl.load.importer import import_folder

@@ -131,13 +131,25 @@ ccda_document = Table(
 )
 
 
+# Studies a DAG run's mapped convert tasks touched (key: the Airflow run), emitted once by its
+# ``studies`` task after every batch was read: two batches of one study then cannot race to the server.
+dicom_touched = Table(
+    "dicom_touched", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_key", Text, nullable=False),
+    Column("study_uid", String(64), nullable=False),
+    UniqueConstraint("run_key", "study_uid", name="uq_dicom_touched"),
+)
+
+
 def _v1(conn: Connection) -> None:
     for table in (x12_interchange, load_receipt, settled_file):
         table.create(conn, checkfirst=True)
 
 
 def _v2(conn: Connection) -> None:
-    dicom_instance.create(conn, checkfirst=True)
+    for table in (dicom_instance, dicom_touched):
+        table.create(conn, checkfirst=True)
 
 
 def _v3(conn: Connection) -> None:
