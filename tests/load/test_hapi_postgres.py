@@ -6,6 +6,7 @@ that + 40000."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -25,7 +26,9 @@ PORT = int(os.environ.get("FHIRFLOW_TEST_HAPI_PG_PORT", int(os.environ.get("HAPI
 
 
 def test_hapi_on_postgresql_imports_and_stops_with_its_database(tmp_path: Path) -> None:
-    data = tmp_path / "hapi"
+    # Not under tmp_path: pytest's folders are 0700 and the cluster belongs to the postgres user.
+    data = Path(os.environ.get("FHIRFLOW_TEST_VAR", ROOT / "var" / "test")) / f"hapi-pg-{PORT}"
+    shutil.rmtree(data, ignore_errors=True)
     env = {**os.environ, "HAPI_DATA_DIR": str(data), "HAPI_START_TIMEOUT": "600"}
     up = subprocess.run(["bash", str(HAPI), "up", "--port", str(PORT), "--db", "postgresql"],
                         capture_output=True, text=True, env=env)
