@@ -12,7 +12,13 @@ server):
   on a small batch of its own (fresh ids) in the same server first, and the full batch goes at the
   fastest;
 - optionally (``--load-baseline``) ``$import`` on H2 as it was before issue 16: the fast JVM
-  profile and HAPI's storage defaults for what fhirflow now tunes.
+  profile, HAPI's storage defaults for what fhirflow now tunes, one job for every type.
+
+Every server gets the same warm-up first (a load of the small batch: the transaction server's
+concurrency trials, a ``$import`` of it on the others), so no row pays the JIT's start alone.
+
+``python bench/load/bench_load.py --ablate PORT`` measures the settings one at a time instead, on
+a small batch into warm H2 servers (what docs/benchmarks.md says each setting bought).
 
 Each row also gives the resources per CPU-second the server used (its JVM plus, on PostgreSQL,
 the cluster's processes): on a shared machine the wall rate depends on the neighbours; that one
@@ -109,13 +115,14 @@ def convert(src: Path, out: Path, salt: str) -> dict[str, int]:
 
 
 def load(server: Server, folder: Path, dialect: str, concurrency: int = 2, bundle_size: int = 500,
-         import_chunk: int = 500) -> dict[str, Any]:
+         import_chunk: int = 500, import_tiers: bool = True) -> dict[str, Any]:
     """One load through :func:`import_folder`, verified by id; wall and server CPU seconds."""
     from etl.config import ImportConfig, JobConfig
     from etl.load.importer import import_folder
 
     cfg = JobConfig(load=ImportConfig(fhir_url=server.url, dialect=dialect, concurrency=concurrency,
-                                      bundle_size=bundle_size, import_chunk=import_chunk, max_retry_after_s=10,
+                                      bundle_size=bundle_size, import_chunk=import_chunk, import_tiers=import_tiers,
+                                      max_retry_after_s=10,
                                       timeout_s=7200, http_timeout_s=600))
     cpu0, t0 = server.cpu_seconds(), time.perf_counter()
     report = import_folder(folder, cfg)
@@ -156,15 +163,20 @@ def bench_load(claims: int, sweep_claims: int, concurrencies: list[int], dbs: li
     if baseline:
         server = fresh("h2", profile="fast", extra=UNTUNED)
         try:
-            r = load(server, batch, "hapi")
+            convert(small, work / "warm", "bench-load-warm")
+            load(server, work / "warm", "hapi", import_tiers=False)
+            r = load(server, batch, "hapi", import_tiers=False)
             results.append({**r, "db": "h2", "label": "$import, before (fast JVM, HAPI storage defaults)"})
             log(f"load: {results[-1]}")
         finally:
             hapi_down(server)
         next_port = port
+    warm = work / "warm"
     for db in dbs:
         server = fresh(db)
         try:
+            convert(small, warm, "bench-load-warm")  # the same JIT warm-up the transaction server gets
+            load(server, warm, "hapi", import_chunk=import_chunk)
             r = load(server, batch, "hapi", import_chunk=import_chunk)
             results.append({**r, "db": db, "label": f"$import (chunks of {import_chunk})"})
             log(f"load: {results[-1]}")
@@ -189,3 +201,56 @@ def bench_load(claims: int, sweep_claims: int, concurrencies: list[int], dbs: li
             hapi_down(server)
         next_port = port
     return results
+
+
+def ablate(port: int, data: Path, claims: int) -> list[dict[str, Any]]:
+    """Each setting on its own: small batches (fresh ids each) into warm H2 servers."""
+    sys.path.insert(0, str(ROOT / "bench" / "x12"))
+    from gen_837p import generate
+
+    work = data / "load"
+    work.mkdir(parents=True, exist_ok=True)
+    src, warm_src = work / f"claims-{claims}.x12", work / "claims-500.x12"
+    for path, n in ((src, claims), (warm_src, 500)):
+        if not path.exists():
+            generate(path, claims=n)
+    out: list[dict[str, Any]] = []
+    steps: list[tuple[str, str, list[tuple[str, str, dict[str, Any]]]]] = [
+        ("fast", UNTUNED, [("$import, one job", "hapi", {"import_tiers": False})]),
+        ("throughput", UNTUNED, [("$import, one job", "hapi", {"import_tiers": False})]),
+        ("throughput", "", [("$import, one job", "hapi", {"import_tiers": False}),
+                            ("$import, tiers", "hapi", {}),
+                            ("$import, tiers, chunks of 1000", "hapi", {"import_chunk": 1000}),
+                            ("transaction, 2 at a time", "transaction", {"concurrency": 2}),
+                            ("transaction, 4 at a time", "transaction", {"concurrency": 4})]),
+    ]
+    for n, (profile, extra, runs) in enumerate(steps, 1):
+        server = hapi_up(port + n, work / f"hapi-{port + n}", db="h2", profile=profile, extra=extra)
+        try:
+            convert(warm_src, work / "warm", f"ablate-warm-{n}")
+            load(server, work / "warm", "hapi", import_tiers=False)
+            for m, (label, dialect, kw) in enumerate(runs):
+                folder = work / f"ablate-{n}-{m}"
+                convert(src, folder, f"ablate-{n}-{m}")
+                r = load(server, folder, dialect, **kw)
+                out.append({**r, "label": f"{profile}{', untuned' if extra else ', tuned'}: {label}"})
+                log(f"ablate: {out[-1]['label']}: {r['rate']:.0f}/s, {r['rate_cpu']:.0f}/CPU-s")
+                shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            hapi_down(server)
+    return out
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="load benchmark: settings one at a time (see the module docstring)")
+    ap.add_argument("--ablate", type=int, required=True, metavar="PORT", help="servers take the ports after PORT")
+    ap.add_argument("--claims", type=int, default=2000)
+    ap.add_argument("--data", type=Path, default=ROOT / "bench" / ".data")
+    ns = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    rows = ablate(ns.ablate, ns.data.resolve(), ns.claims)
+    print(json.dumps(rows, indent=2))
+    for r in rows:
+        print(f"{r['label']:<60} {r['resources']:>6} {r['rate']:>8.0f}/s {r['rate_cpu']:>8.0f}/CPU-s")
