@@ -59,10 +59,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-for sub in ("x12", "hl7v2", "views", "dicom"):  # gen_837p, pyx12_walk; gen_batch; bench (views); gen_files
+for sub in ("x12", "hl7v2", "views", "dicom", "load"):  # gen_837p, pyx12_walk; gen_batch; views_bench; gen_files; bench_load
     sys.path.insert(0, str(HERE / sub))
 
-FORMATS = ("x12", "x12-scale", "ccda", "hl7v2", "views", "dicom")
+FORMATS = ("x12", "x12-scale", "ccda", "hl7v2", "views", "dicom", "load")
+DEFAULT_ONLY = ("x12", "x12-scale", "ccda", "hl7v2", "views", "dicom")  # load (HAPI servers, ~30 min): make bench-load
 VIEWS_RATIO_GOAL = 1.0
 # Whether `fhirflow convert` runs the mypyc-compiled modules (`make native`) or their .py sources:
 # the children inherit this environment, FHIRFLOW_NO_EXTENSIONS included.
@@ -386,6 +387,38 @@ def bench_views(args: argparse.Namespace, data: Path) -> list[Row]:
     ]
 
 
+LOAD_GOAL_RATIO = 3.0
+LOAD_GOAL_RATE = 1_000.0
+
+
+def bench_load_rows(args: argparse.Namespace, data: Path) -> list[Row]:
+    """bench/load/bench_load.py: $import and transaction Bundles into fresh HAPI servers."""
+    from bench_load import bench_load
+
+    results = bench_load(args.load_claims, args.load_sweep_claims,
+                         [int(c) for c in args.load_concurrency.split(",")],
+                         [d.strip() for d in args.load_db.split(",") if d.strip()], args.load_port, data,
+                         args.load_baseline, args.load_chunk)
+    if args.json:
+        args.json.with_suffix(".load.json").write_text(json.dumps(results, indent=2))
+    rows: list[Row] = []
+    best = {r["db"]: r for r in results if r.get("best")}
+    for r in results:
+        metric = f"{r['label']}, {r['db']}: resources/s ({r['resources']:,} in {r['wall_s']:.0f} s)"
+        value = f"{r['rate']:,.0f}"
+        if r["dialect"] == "hapi" and r["db"] in best and "before" not in r["label"]:
+            peer = best[r["db"]]
+            ratio = r["rate"] / peer["rate"]
+            rows.append(Row("load", metric, value, f"transaction, {peer['concurrency']} at a time",
+                            f"{peer['rate']:,.0f}", f"{ratio:.1f}x", "≥3x and ≥1,000/s",
+                            yes_no(ratio >= LOAD_GOAL_RATIO and r["rate"] >= LOAD_GOAL_RATE)))
+        else:
+            rows.append(Row("load", metric, value))
+        rows.append(Row("load", f"  … per server CPU-second (load {r['load_s']} s, verify {r['verify_s']} s, "
+                                f"{r['requests']} requests)", f"{r['rate_cpu']:,.0f}"))
+    return rows
+
+
 def table(rows: list[Row]) -> str:
     cells = [list(HEADINGS)] + [r.cells() for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADINGS))]
@@ -402,7 +435,7 @@ def machine() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run (numbers mean little)")
-    ap.add_argument("--only", default=",".join(FORMATS), help="comma-separated subset of: " + ", ".join(FORMATS))
+    ap.add_argument("--only", default=",".join(DEFAULT_ONLY), help="comma-separated subset of: " + ", ".join(FORMATS))
     ap.add_argument("--data", type=Path, default=ROOT / "bench" / ".data", help="where generated files go")
     ap.add_argument("--json", type=Path, help="also write the rows here as JSON")
     ap.add_argument("--claims", type=int, help="X12: at least this many claims (default 100000; quick 300)")
@@ -419,13 +452,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--merge-rows", type=int, help="views: rows of the current-state table merged into "
                                                     "(default 1000000; quick 2000)")
     ap.add_argument("--dicom-files", type=int, help="DICOM: generated files (default 20000; quick 200)")
+    ap.add_argument("--load-claims", type=int, help="load: claims of the batch (default 32000: ~57,000 resources; quick 500)")
+    ap.add_argument("--load-sweep-claims", type=int, help="load: claims of each concurrency trial (default 2000; quick 100)")
+    ap.add_argument("--load-concurrency", default="1,2,4", help="load: transaction concurrencies to try (default 1,2,4)")
+    ap.add_argument("--load-db", default="h2,postgresql", help="load: databases (default h2,postgresql)")
+    ap.add_argument("--load-port", type=int, default=int(os.environ.get("FHIRFLOW_BENCH_HAPI_PORT", "8090")),
+                    help="load: HAPI servers take the ports after this one (default 8090, env FHIRFLOW_BENCH_HAPI_PORT); "
+                         "their PostgreSQL clusters port + 37200")
+    ap.add_argument("--load-chunk", type=int, default=500, help="load: $import work-chunk size (default 500)")
+    ap.add_argument("--load-baseline", action="store_true",
+                    help="load: also $import on H2 as before issue 16 (fast JVM, HAPI storage defaults)")
     args = ap.parse_args(argv)
     quick = args.quick
     for name, full, small in (("claims", 100_000, 300), ("min_mb", 200.0, 0.0), ("pyx12_sets", 2, 1),
                               ("scale_claims", list(SCALE_CLAIMS), [2_000]),
                               ("ccda_copies", 40, 1), ("hl7_messages", 20_000, 300),
                               ("views_claims", 50_000, 200), ("merge_rows", 1_000_000, 2_000),
-                              ("dicom_files", 20_000, 200)):
+                              ("dicom_files", 20_000, 200),
+                              ("load_claims", 32_000, 500), ("load_sweep_claims", 2_000, 100)):
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
     only = [f.strip() for f in args.only.split(",") if f.strip()]
@@ -437,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     benches: dict[str, Callable[[argparse.Namespace, Path], list[Row]]] = {
         "x12": bench_x12, "x12-scale": bench_x12_scale, "ccda": bench_ccda, "hl7v2": bench_hl7v2,
-        "views": bench_views, "dicom": bench_dicom}
+        "views": bench_views, "dicom": bench_dicom, "load": bench_load_rows}
     rows: list[Row] = []
     started = time.perf_counter()
     for fmt in FORMATS:

@@ -157,6 +157,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="transaction/batch: PUTs per Bundle (default 500)")
     load.add_argument("--concurrency", type=_number(int, "Bundles", 1), default=2,
                       help="transaction/batch: Bundles in flight at once (default 2)")
+    load.add_argument("--import-chunk", type=_number(int, "resources", 1), default=500,
+                      help="$import: resources per server work chunk (HAPI maxBatchResourceCount, default 500)")
+    load.add_argument("--no-import-tiers", dest="import_tiers", action="store_false",
+                      help="$import: one job for every type (default: referenced types first, a job per tier, "
+                           "when the batch is larger than 4 chunks)")
     load.add_argument("--verify", choices=["ids", "sample", "none"], default="ids",
                       help="after the load: look up every id (default), count each type and look up a "
                            "sample of ids, or nothing")
@@ -222,7 +227,7 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
             publish_host=args.publish_host, advertise_host=args.advertise_host, max_retry_after_s=args.max_wait, timeout_s=args.timeout,
             publish_allow_remote=args.publish_allow_remote, publish_tls=_tls(args),
             verify="none" if args.no_verify else args.verify, bundle_size=args.bundle_size,
-            concurrency=args.concurrency,
+            concurrency=args.concurrency, import_chunk=args.import_chunk, import_tiers=args.import_tiers,
         )
     state = _state_url(args, args.folder if args.command == "import" else args.out)
     if args.command == "import":

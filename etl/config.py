@@ -69,6 +69,11 @@ class ImportConfig:
     # entries end the load at once (a systematically broken batch, not a few bad resources).
     bundle_size: int = 500
     concurrency: int = 2
+    # $import (hapi): resources per server work chunk (HAPI's storageDetail maxBatchResourceCount)
+    import_chunk: int = 500
+    # $import: a job per tier of types, referenced ones first (etl.load.dialects.bulk.TIERS), when
+    # the batch is more than 4 work chunks: no two chunks race to create the same placeholder
+    import_tiers: bool = True
     max_rejected: int = 1000
 
     def __post_init__(self) -> None:
@@ -76,7 +81,7 @@ class ImportConfig:
             raise ConfigError(f"verify must be one of {', '.join(VERIFY_MODES)}, not {self.verify!r}")
         if self.max_attempts < 1:
             raise ConfigError("max_attempts must be at least 1")
-        for name in ("bundle_size", "concurrency", "verify_chunk", "verify_concurrency", "verify_sample"):
+        for name in ("bundle_size", "concurrency", "import_chunk", "verify_chunk", "verify_concurrency", "verify_sample"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
         if self.max_rejected < 0:

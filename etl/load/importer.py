@@ -52,11 +52,13 @@ class ImportReport:
     requests: int = 0
     message: str = ""
     loaded_interchanges: int = 0  # X12 interchanges this load marked loaded in the ledger
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of "load" and "verify"
 
     def to_dict(self) -> dict[str, Any]:
         return {"dialect": self.dialect, "status_url": self.status_url, "sent": self.sent, "found": self.found,
                 "rejected": self.rejected, "errors_file": self.errors_file, "polls": self.polls,
-                "requests": self.requests, "loaded_interchanges": self.loaded_interchanges}
+                "requests": self.requests, "loaded_interchanges": self.loaded_interchanges,
+                "seconds": self.seconds}
 
     def render(self) -> str:
         width = max((len(t) for t in self.sent), default=8)
@@ -117,7 +119,7 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
             receipt = state.receipts.start(output, run_id, base, "", {}, now())
             report.loaded_interchanges = state.receipts.complete(receipt, {}, report.message, now())
         return report
-    loader = get_dialect(cfg.dialect)
+    loader = get_dialect(cfg.dialect, cfg)
     own_client = client is None
     http = client or httpx.Client(
         timeout=httpx.Timeout(cfg.http_timeout_s, connect=10.0),
@@ -140,15 +142,19 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
 
     ctx = LoadContext(folder, inputs, base, cfg, sender, sleep, clock, started, config.id_salt)
     try:
+        t0 = clock()
         try:
             result = loader.load(ctx)
         except PermanentLoadError as exc:
             raise failed(exc) from None
+        t1 = clock()
+        report.seconds["load"] = round(t1 - t0, 3)
         report.polls, report.message, report.requests = result.polls, result.message, result.requests
         report.rejected = dict(result.rejected)
         report.errors_file = _write_rejections(folder, result.rejections, config.file_mode)
         if cfg.verify != "none":
             report.found = verify(sender, base, folder, inputs, cfg, set(result.refused))
+            report.seconds["verify"] = round(clock() - t1, 3)
             expected = {t: n - report.rejected.get(t, 0) for t, n in report.sent.items()}
             missing = {t: n - report.found.get(t, 0) for t, n in expected.items() if report.found.get(t, 0) < n}
             if missing:

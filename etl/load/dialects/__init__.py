@@ -14,22 +14,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from etl.config import ImportConfig
 from etl.errors import ConfigError
 from etl.load.dialects.base import Loader
 from etl.load.dialects.bulk import BulkImportLoader
 from etl.load.dialects.bundles import BundleLoader
 from etl.load.dialects.hapi import HapiDialect
 
-DIALECTS: dict[str, Callable[[], Loader]] = {
-    "hapi": lambda: BulkImportLoader(HapiDialect()),
-    "transaction": lambda: BundleLoader("transaction"),
-    "batch": lambda: BundleLoader("batch"),
+DIALECTS: dict[str, Callable[[ImportConfig], Loader]] = {
+    "hapi": lambda cfg: BulkImportLoader(HapiDialect(cfg.import_chunk)),
+    "transaction": lambda cfg: BundleLoader("transaction"),
+    "batch": lambda cfg: BundleLoader("batch"),
 }
 
 
-def get_dialect(name: str) -> Loader:
+def get_dialect(name: str, config: ImportConfig | None = None) -> Loader:
     """The loader of dialect ``name``."""
     try:
-        return DIALECTS[name]()
+        return DIALECTS[name](config or ImportConfig())
     except KeyError:
         raise ConfigError(f"unknown load dialect {name!r}; known: {', '.join(sorted(DIALECTS))}") from None
