@@ -112,6 +112,9 @@ class Message:
         if len(enc_chars) < 4:
             raise ParseError(f"MSH-2 has {len(enc_chars)} encoding characters, 4 are required", code="structure")
         self.encoding = Encoding(sep, enc_chars[0], enc_chars[1], enc_chars[2], enc_chars[3])
+        # Where the message came from (set by the reader): the Provenance names them.
+        self.source_file = ""
+        self.position = ""
         self.segments = [Segment(s, self.encoding) for s in segments]
         for n, seg in enumerate(self.segments, start=1):
             if not re.match(r"^[A-Z][A-Z0-9]{2}$", seg.name) or (len(seg.text) > 3 and seg.text[3] != sep):

@@ -252,6 +252,7 @@ def _to_unit(name: str, raw: RawMessage, cut: str = "") -> Unit[Message]:
         for path, value in quoted.items():
             exc.quoted.setdefault(path, value)
         return Unit(location=loc, error=exc.at(loc), quoted=quoted)
+    msg.source_file, msg.position = name, f"message {raw.index} at line {raw.line}"
     return Unit(location=loc, record=msg, quoted=quoted)
 
 
