@@ -146,8 +146,6 @@ RELATIONSHIP = {
     "SCH": "STPCHLD", "FCH": "CHLDFOST", "WRD": "WARD", "PAR": "PRN", "MTH": "MTH", "FTH": "FTH",
     "GRD": "GUARD", "GRP": "GRPRN", "EXF": "FAMMEMB", "SIB": "SIB", "BRO": "BRO", "SIS": "SIS", "FND": "FRND",
 }  # others (EME, EMC, OTH...) have no RoleCode: kept as text
-# HL7 Table 0131 Contact Role (NK1-7) -> v2-0131 (same codes).
-CONTACT_ROLE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0131"
 
 # HL7 Table 0116 Bed Status (PL-5) -> Location.operationalStatus (v2-0116, same codes; IG PL[Location]).
 BED_STATUS = {c: c for c in ("C", "H", "O", "U", "K", "I")}
@@ -205,3 +203,15 @@ DOC_STATUS = {"AU": "final", "DI": "preliminary", "DO": "final", "IN": "prelimin
 
 # CVX (RXA-5) and MVX (RXA-17): https://www2.cdc.gov/vaccines/iis/iisstandards/ (FHIR systems per THO).
 MVX_SYSTEM = "http://hl7.org/fhir/sid/mvx"
+
+# Codes of small v2 tables (https://terminology.hl7.org/CodeSystem-v2-NNNN.html): a value outside the
+# table goes to CodeableConcept.text (HAPI's $validate rejects an unknown code in these systems).
+V2_TABLES: dict[str, frozenset[str]] = {
+    "0007": frozenset({"A", "C", "E", "L", "N", "R", "U"}),  # admission type (PV1-4)
+    "0023": frozenset({"1", "2", "3", "4", "5", "6", "7", "8", "9"}),  # admit source (PV1-14)
+    "0069": frozenset({"CAR", "MED", "PUL", "SUR", "URO"}),  # hospital service (PV1-10)
+    "0092": frozenset({"R"}),  # re-admission indicator (PV1-13)
+    "0112": frozenset({"01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "20", "30", "40", "41", "42",
+                       "43", "50", "51", "61", "62", "63", "64", "65", "71", "72"}),  # discharge disposition
+    "0131": frozenset({"BP", "C", "CP", "E", "EP", "F", "I", "N", "O", "PR", "S", "U"}),  # contact role (NK1-7)
+}

@@ -74,6 +74,17 @@ def coded(system: str, code: str, display: str = "") -> Json:
     return {"coding": [coding]}
 
 
+def v2_coded(table: str, code: str, display: str = "") -> Json:
+    """A code of v2 table ``table`` as a CodeableConcept in its THO system; a code the table does
+    not have (a local value) as text only."""
+    if code in codes.V2_TABLES.get(table, frozenset()):
+        cc = coded(f"http://terminology.hl7.org/CodeSystem/v2-{table}", code)
+        if display:  # the sender's words, which need not be the table's display
+            cc["text"] = display
+        return cc
+    return {"text": display or code}
+
+
 def dt(value: str, ctx: MappingContext, path: str) -> str | None:
     """TS/DTM → dateTime; a value that is no timestamp is a recoverable problem."""
     if not value:

@@ -27,24 +27,36 @@ class Encoding:
     subcomponent: str = "&"
 
     def unescape(self, text: str) -> str:
+        """Resolve the escape sequences of HL7 v2.5 §2.7: delimiters (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\),
+        hexadecimal data (\\Xhh...\\, decoded as UTF-8, else ISO 8859-1), line breaks and skips
+        (\\.br\\, \\.sp[n]\\), and formatting (\\H\\ \\N\\ \\.in\\ \\.ti\\ \\.ce\\ \\.fi\\ \\.nf\\ \\.sk\\,
+        character-set switches \\Cxxyy\\ \\Mxxyyzz\\, locally defined \\Z..\\), which carry no data.
+        An escape character without its closing one is kept as it is."""
         if self.escape not in text:
             return text
         e = re.escape(self.escape)
+        table = {"F": self.field, "S": self.component, "R": self.repetition, "E": self.escape,
+                 "T": self.subcomponent, ".br": "\n"}
 
         def sub(m: re.Match[str]) -> str:
             code = m.group(1)
-            table = {"F": self.field, "S": self.component, "R": self.repetition,
-                     "E": self.escape, "T": self.subcomponent, ".br": "\n"}
             if code in table:
                 return table[code]
             if code.startswith("X") and len(code) > 1:
                 try:
-                    return bytes.fromhex(code[1:]).decode("latin-1")
+                    data = bytes.fromhex(code[1:])
                 except ValueError:
                     return ""
-            return ""  # formatting escapes (\H\, \N\) carry no data
+                try:
+                    return data.decode("utf-8")
+                except UnicodeDecodeError:
+                    return data.decode("latin-1")
+            if code.startswith(".sp"):
+                n = code[3:].strip().lstrip("+")
+                return "\n" * (int(n) if n.isdigit() and int(n) < 100 else 1)
+            return ""  # formatting escapes (\\H\\, \\N\\, .in, .ti, .ce, .fi, .nf, .sk, \\C, \\M, \\Z) carry no data
 
-        return re.sub(f"{e}([^{e}]*){e}", sub, text)
+        return re.sub(f"{e}([^{e}\r\n]+){e}", sub, text)
 
 
 class Component:

@@ -156,6 +156,8 @@ def to_fhir_provenance(b: MessageBuilder, source_file: str, position: str) -> Js
         return None
     res: Json = {"resourceType": "Provenance", "id": rid}
     zsegs = [{"url": EXT_Z_SEGMENT, "valueString": s.text} for s in msg.segments if s.name.startswith("Z")]
+    if zsegs:
+        b.ctx.keep("Z-segments", len(zsegs))
     ext: list[Json] = [{"url": EXT_SOURCE_FILE, "valueString": source_file}] if source_file else []
     if ext or zsegs:
         res["extension"] = ext + zsegs
@@ -168,7 +170,7 @@ def to_fhir_provenance(b: MessageBuilder, source_file: str, position: str) -> Js
     sender = b.organization_named(b.facility or msg.get("MSH-3.1") or "unknown sender", None)
     res["agent"] = [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
                                           "code": "author"}]}, "who": sender}]
-    what: Json = {"display": f"{source_file} {position}".strip()}
+    what: Json = {"display": f"{source_file} {position}".strip() or "HL7 v2 message"}
     if control:
         what["identifier"] = {"type": {"text": "MSH-10"}, "value": control}
     res["entity"] = [{"role": "source", "what": what}]

@@ -11,7 +11,7 @@ from typing import Any
 from etl.fhir.ids import reference
 from etl.sources.hl7v2 import codes
 from etl.sources.hl7v2.build import MessageBuilder
-from etl.sources.hl7v2.datatypes import coded, dt, first_cc
+from etl.sources.hl7v2.datatypes import coded, dt, first_cc, v2_coded
 from etl.sources.hl7v2.model import Message, Segment
 from etl.sources.hl7v2.to_fhir_patient import patient_key
 
@@ -80,10 +80,9 @@ def to_fhir_encounter(msg: Message, b: MessageBuilder, *, status: str | None = N
         enc["class"] = {"system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor", "code": "UNK",
                         "display": "unknown"}
     if pv1.get(4):
-        enc["type"] = [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0007", "code": pv1.get(4)}]}]
+        enc["type"] = [v2_coded("0007", pv1.get(4))]
     if pv1.get(10):
-        enc["serviceType"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0069",
-                                          "code": pv1.get(10)}]}
+        enc["serviceType"] = v2_coded("0069", pv1.get(10))
     enc["subject"] = b.patient_ref()
     period: dict[str, str] = {}
     if (start := dt(pv1.get(44), ctx, "PV1-44")):
@@ -118,11 +117,11 @@ def to_fhir_encounter(msg: Message, b: MessageBuilder, *, status: str | None = N
     if pv1.get(5):
         hosp["preAdmissionIdentifier"] = {"value": pv1.get(5)}
     if pv1.get(14):
-        hosp["admitSource"] = coded("http://terminology.hl7.org/CodeSystem/v2-0023", pv1.get(14))
-    if pv1.get(13):
-        hosp["reAdmission"] = coded("http://terminology.hl7.org/CodeSystem/v2-0092", pv1.get(13))
+        hosp["admitSource"] = v2_coded("0023", pv1.get(14))
+    if pv1.get(13) == "R":
+        hosp["reAdmission"] = v2_coded("0092", "R")
     if pv1.get(36):
-        hosp["dischargeDisposition"] = coded("http://terminology.hl7.org/CodeSystem/v2-0112", pv1.get(36))
+        hosp["dischargeDisposition"] = v2_coded("0112", pv1.get(36))
     dest = pv1.reps(37)
     if dest and (ref := b.location(dest[0])) is not None:
         hosp["destination"] = ref

@@ -36,7 +36,9 @@ def _order_identifiers(orc: Segment | None, obr: Segment | None) -> list[Json]:
             continue
         for field, type_code in fields:
             for rep in seg.reps(field):
-                ident = ei(rep, type_code)
+                ident = ei(rep, type_code if type_code != "PGN" else "")
+                if ident is not None and type_code == "PGN":  # placer group number: not in table 0203
+                    ident["type"] = {"text": "placer group number"}
                 if ident is not None and (type_code, str(ident["value"])) not in seen:
                     seen.add((type_code, str(ident["value"])))
                     out.append(ident)

@@ -24,6 +24,7 @@ from etl.sources.hl7v2.datatypes import (
     identifiers,
     plain_identifier,
     telecoms,
+    v2_coded,
 )
 from etl.sources.hl7v2.model import Message, Segment
 
@@ -204,8 +205,7 @@ def to_fhir_related_person(nk1: Segment, b: MessageBuilder) -> Json | None:
                 cc = {"coding": [{"system": codes.ROLE_CODE_SYSTEM, "code": codes.RELATIONSHIP[code]}],
                       "text": rep.get(2) or code}
             elif field == 7 and code:
-                cc = {"coding": [{"system": codes.CONTACT_ROLE_SYSTEM, "code": code}], **(
-                    {"text": rep.get(2)} if rep.get(2) else {})}
+                cc = v2_coded("0131", code, rep.get(2))
             elif cc:
                 cc.pop("coding", None)  # a local code has no system: its text says what it is
                 cc["text"] = cc.get("text") or code
