@@ -25,6 +25,7 @@ from etl.errors import ConfigError, LoadError, StageError
 from etl.progress import Reporter
 from etl.sources.registry import FORMATS
 from etl.summary import RunSummary
+from etl.transport import mllp_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -139,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("folder", type=Path, help="a folder written by 'fhirflow convert'")
     sub.add_parser("run", parents=[conv, state, load], help="convert, then import")
     _ledger_parser(sub.add_parser("ledger", help="the X12 interchange ledger: list, show, forget, import"))
+    mllp_cli.register(sub)
     return p
 
 
@@ -282,6 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "ledger":
             return _ledger(args)
+        if args.command == "mllp":
+            return mllp_cli.run(args)
         config = _job_config(args)
         if args.command == "import":
             _import(args.folder, config)
