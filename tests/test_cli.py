@@ -35,8 +35,9 @@ def test_convert_clean_input_exits_0_and_prints_the_summary(tmp_path: Path, caps
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["transactionTime"] == "2026-01-01T00:00:00Z"
     assert {o["type"] for o in manifest["output"]} == {
-        "Account", "AllergyIntolerance", "Condition", "Coverage", "Encounter", "Location", "Observation",
-        "Organization", "Patient", "Practitioner", "Procedure", "Provenance", "RelatedPerson"}
+        "Account", "AllergyIntolerance", "Condition", "Coverage", "Device", "Encounter", "EpisodeOfCare", "Location",
+        "Observation", "Organization", "Patient", "Practitioner", "PractitionerRole", "Procedure", "Provenance",
+        "RelatedPerson"}
     assert list((out / "parquet" / "Patient").glob("*.parquet"))
 
 

@@ -213,5 +213,7 @@ V2_TABLES: dict[str, frozenset[str]] = {
     "0092": frozenset({"R"}),  # re-admission indicator (PV1-13)
     "0112": frozenset({"01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "20", "30", "40", "41", "42",
                        "43", "50", "51", "61", "62", "63", "64", "65", "71", "72"}),  # discharge disposition
+    # provider role (ROL-3, PRT-4)
+    "0443": frozenset({"AD", "AI", "AP", "AT", "CP", "DP", "EP", "OP", "PH", "PI", "PP", "RO", "RP", "RT", "VP"}),
     "0131": frozenset({"BP", "C", "CP", "E", "EP", "F", "I", "N", "O", "PR", "S", "U"}),  # contact role (NK1-7)
 }

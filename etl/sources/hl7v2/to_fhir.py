@@ -44,6 +44,12 @@ from etl.sources.hl7v2.to_fhir_results import (
     to_fhir_observation,
     to_fhir_specimen,
 )
+from etl.sources.hl7v2.to_fhir_roles import (
+    to_fhir_episode_of_care,
+    to_fhir_guarantor,
+    to_fhir_insured,
+    to_fhir_practitioner_role,
+)
 
 Resource = dict[str, Any]
 Mapper = Callable[[Message, MessageBuilder], None]
@@ -92,29 +98,47 @@ def order_groups(msg: Message) -> list[OrderGroup]:
 # --- the parts most messages share ----------------------------------------------------------------
 
 def _patient_part(msg: Message, b: MessageBuilder, *, pid: Segment | None = None) -> Resource:
-    """Patient, Account (PID-18), RelatedPerson (NK1), Encounter (PV1), and the visit's
-    Condition (DG1), Procedure (PR1), AllergyIntolerance (AL1), Coverage (IN1)."""
+    """Patient, Account (PID-18, its GT1 guarantors), RelatedPerson (NK1, GT1, IN1 insured),
+    Encounter (PV1, its EpisodeOfCare PV1-54), PractitionerRole (ROL, PRT), and the visit's
+    Condition (DG1), Procedure (PR1), AllergyIntolerance (AL1/IAM), Coverage (IN1), ChargeItem (FT1)."""
     patient = to_fhir_patient(msg, b, pid)
     b.patient_id = patient["id"]
     b.add(patient)
     pid = pid or msg.first("PID")
     assert pid is not None
     if (account := to_fhir_account(pid, b)) is not None:
-        b.add(account)
+        b.add(account)  # filled in below (guarantors): the builder holds the same dict
     for nk1 in msg.all("NK1"):
         if (rp := to_fhir_related_person(nk1, b)) is not None:
             b.add(rp)
+    for gt1 in msg.all("GT1"):
+        guarantor = to_fhir_guarantor(gt1, b)
+        party = reference("RelatedPerson", b.add(guarantor)) if guarantor is not None else b.patient_ref()
+        if account is not None:
+            account.setdefault("guarantor", []).append({"party": party})
     enc = to_fhir_encounter(msg, b)
-    if enc is not None:
+    pv1 = msg.first("PV1")
+    if enc is not None and pv1 is not None:
         b.encounter_id = enc["id"]
+        if (episode := to_fhir_episode_of_care(pv1, b)) is not None:
+            enc["episodeOfCare"] = [reference("EpisodeOfCare", b.add(episode))]
         b.add(enc)
+    for seg in msg.all("ROL") + msg.all("PRT"):
+        if (role := to_fhir_practitioner_role(seg, b)) is not None:
+            b.add(role)
     for name, fn in (("AL1", to_fhir_allergy), ("IAM", to_fhir_allergy), ("DG1", to_fhir_condition),
                      ("PR1", to_fhir_procedure)):
         for seg in msg.all(name):
             if (res := fn(seg, b)) is not None:
                 b.add(res)
     for in1 in msg.all("IN1"):
-        b.add(to_fhir_coverage(in1, b))
+        coverage = to_fhir_coverage(in1, b)
+        insured = to_fhir_insured(in1, b)
+        coverage["subscriber"] = reference("RelatedPerson", b.add(insured)) if insured is not None else b.patient_ref()
+        b.add(coverage)
+    for ft1 in msg.all("FT1"):
+        if (item := to_fhir_charge_item(ft1, b, account["id"] if account else None)) is not None:
+            b.add(item)
     return patient
 
 
@@ -325,9 +349,6 @@ def map_financial(msg: Message, b: MessageBuilder) -> None:
     account = next((r for r in b.resources if r["resourceType"] == "Account"), None)
     if account is not None and msg.get("MSH-9.2") == "P06":
         account["status"] = "inactive"
-    for ft1 in msg.all("FT1"):
-        if (item := to_fhir_charge_item(ft1, b, account["id"] if account else None)) is not None:
-            b.add(item)
 
 
 def map_referral(msg: Message, b: MessageBuilder) -> None:

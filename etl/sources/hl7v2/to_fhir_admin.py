@@ -17,6 +17,7 @@ from etl.sources.hl7v2 import codes
 from etl.sources.hl7v2.build import MessageBuilder
 from etl.sources.hl7v2.datatypes import dt, ei, first_cc
 from etl.sources.hl7v2.model import Segment
+from etl.sources.hl7v2.to_fhir_roles import sending_application
 
 Json = dict[str, Any]
 EXT_Z_SEGMENT = "https://fhirflow.dev/fhir/StructureDefinition/hl7v2-z-segment"
@@ -168,8 +169,14 @@ def to_fhir_provenance(b: MessageBuilder, source_file: str, position: str) -> Js
     if event:
         res["activity"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0003", "code": event}]}
     sender = b.organization_named(b.facility or msg.get("MSH-3.1") or "unknown sender", None)
-    res["agent"] = [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-                                          "code": "author"}]}, "who": sender}]
+    agent: Json = {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                                        "code": "author"}]}}
+    application = sending_application(b)  # MSH-3, acting for the sending facility (MSH-4)
+    if application is not None and sender is not None:
+        agent["who"], agent["onBehalfOf"] = application, sender
+    else:
+        agent["who"] = application or sender
+    res["agent"] = [agent]
     what: Json = {"display": f"{source_file} {position}".strip() or "HL7 v2 message"}
     if control:
         what["identifier"] = {"type": {"text": "MSH-10"}, "value": control}

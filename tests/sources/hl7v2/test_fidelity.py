@@ -124,9 +124,10 @@ def test_provenance_targets_every_resource_of_the_message() -> None:
     prov = resources[-1]
     assert prov["resourceType"] == "Provenance"
     targets = {t["reference"] for t in prov["target"]}
-    expected = {f"{r['resourceType']}/{r['id']}" for r in resources[:-1]
-                if r["resourceType"] != "Organization" or r["id"] != prov["agent"][0]["who"]["reference"].split("/")[1]}
-    assert targets == expected
+    agent = prov["agent"][0]
+    agents = {agent["who"]["reference"], agent["onBehalfOf"]["reference"]}  # MSH-3 Device for MSH-4 Organization
+    assert {a.split("/")[0] for a in agents} == {"Device", "Organization"}
+    assert targets == {f"{r['resourceType']}/{r['id']}" for r in resources[:-1]} - agents
     assert prov["recorded"] == "2024-01-06T12:00:00+01:00" == prov["occurredDateTime"]  # MSH-7, zone kept
     assert prov["entity"][0]["what"]["identifier"]["value"] == "CTRL1"  # MSH-10
     assert "feed.hl7" in prov["entity"][0]["what"]["display"]
