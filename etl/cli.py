@@ -25,6 +25,7 @@ from etl.errors import ConfigError, LoadError, StageError
 from etl.progress import Reporter
 from etl.sources.registry import FORMATS
 from etl.summary import RunSummary
+from etl.transport import mllp_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -186,6 +187,7 @@ def _parser() -> argparse.ArgumentParser:
     _ledger_parser(sub.add_parser("ledger", help="the X12 interchange ledger (list, show, forget, import) and "
                                                   "the C-CDA documents seen (documents)"))
     cli_views.add_parser(sub, _Parser)
+    mllp_cli.register(sub)
     return p
 
 
@@ -369,6 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _ledger(args)
         if args.command == "views":
             return cli_views.main(args)
+        if args.command == "mllp":
+            return mllp_cli.run(args)
         config = _job_config(args)
         if args.command == "import":
             return EXIT_OK if _import(args.folder, config) else EXIT_REJECTED

@@ -291,7 +291,7 @@ def _convert_unit(
     if unit.error is not None:
         _reject(errors, fs, _quoting(unit.error, unit).at(unit.location), ctx)
         return []
-    ctx.warnings, ctx.excerpts = list(unit.warnings), {}
+    ctx.warnings, ctx.excerpts, ctx.kept = list(unit.warnings), {}, {}
     try:
         # Serialized as they come: a unit's lines take a fraction of its dicts' memory, and they
         # reach the sink only once the whole unit mapped (a unit is all or nothing).
@@ -305,6 +305,8 @@ def _convert_unit(
         _reject_mapped(unit, source, fs, _internal(exc, "mapping this unit", fs.name), ctx, errors)
         return []
     parts_rejected = ctx.take_rejections()
+    for kind, n in ctx.take_kept().items():
+        fs.kept[kind] = fs.kept.get(kind, 0) + n
     if lines or not parts_rejected:
         fs.attempted += 1
         fs.succeeded += 1

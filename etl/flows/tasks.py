@@ -48,6 +48,7 @@ def convert_batch(root: Path, fmt: str, run: str, day: str, batch: dict[str, Any
         "only_skipped": sorted(f.name for f in summary.files if f.only_skipped),
         "skips": summary.skips,
         "superseded": dict(summary.superseded),  # per type: replaced a version written earlier in the run
+        "kept": dict(summary.kept),  # per kind: source content kept raw as extensions (HL7 v2 Z-segments)
     }
 
 
