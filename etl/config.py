@@ -56,10 +56,24 @@ class ImportConfig:
     backoff_base_s: float = 1.0
     verify: str = "ids"  # ids | none
     basic_auth: tuple[str, str] | None = None
+    resume: str = "auto"  # auto | require | never: an open receipt of the output is polled, not kicked off again
+    bearer_token: str | None = None  # a static access token (Authorization: Bearer)
+    # SMART Backend Services (etl.load.auth): client id, private key (PEM or JWKS), RS384/ES384
+    smart_client_id: str | None = None
+    smart_key: str | None = None
+    smart_kid: str | None = None
+    smart_alg: str = "RS384"
+    smart_scope: str = "system/*.read system/*.write"
+    smart_token_url: str | None = None  # default: the FHIR server's .well-known/smart-configuration
+    tls_verify: bool = True  # False only on request, with a warning
+    ca_bundle: str | None = None  # PEM bundle of the CAs to trust for the FHIR server
+    submitter: str = ""  # bulk-submit: the submitter Identifier as "system|value" (agreed with the server)
 
     def __post_init__(self) -> None:
         if self.verify not in ("ids", "none"):
             raise ConfigError(f"verify must be 'ids' or 'none', not {self.verify!r}")
+        if self.resume not in ("auto", "require", "never"):
+            raise ConfigError(f"resume must be 'auto', 'require' or 'never', not {self.resume!r}")
         if self.max_attempts < 1:
             raise ConfigError("max_attempts must be at least 1")
 

@@ -19,11 +19,15 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from etl.config import ImportConfig, JobConfig
-from etl.errors import ConfigError, PermanentLoadError, TransientLoadError
+from etl.errors import ConfigError, PermanentLoadError
+from etl.load import jobs, preflight
 from etl.load.dialects import get_dialect
-from etl.load.dialects.base import ImportInput
-from etl.load.http import Sender, raise_for_permanent, retry_after
+from etl.load.dialects.base import ImportDialect, ImportInput, PollState
+from etl.load.dialects.smart import MANIFEST
+from etl.load.http import Sender, raise_for_permanent
+from etl.load.jobs import bulk_manifest
 from etl.load.publish import Publisher, new_credential
+from etl.load.resume import make_client, resumable_receipt
 from etl.stage.manifest import read_manifest
 from etl.stage.ndjson import read_ndjson
 from etl.stage.output import current_generation
@@ -48,29 +52,34 @@ class ImportReport:
     polls: int = 0
     message: str = ""
     loaded_interchanges: int = 0  # X12 interchanges this load marked loaded in the ledger
+    server_counts: dict[str, int] = field(default_factory=dict)  # what the server said it imported, per type
+    server_errors: list[str] = field(default_factory=list)  # its error NDJSON, kept under errors/server/
 
     def to_dict(self) -> dict[str, Any]:
         return {"status_url": self.status_url, "sent": self.sent, "found": self.found, "polls": self.polls,
-                "loaded_interchanges": self.loaded_interchanges}
+                "loaded_interchanges": self.loaded_interchanges, "server_counts": self.server_counts,
+                "server_errors": self.server_errors}
 
     def render(self) -> str:
         width = max((len(t) for t in self.sent), default=8)
         lines = [f"{'type':<{width}} {'sent':>9} {'on server':>9}"]
         lines += [f"{t:<{width}} {n:>9} {self.found.get(t, 0):>9}" for t, n in sorted(self.sent.items())]
+        if self.server_errors:
+            lines.append(f"the server reported errors: {', '.join(self.server_errors)}")
         return "\n".join(lines)
 
 
 @contextlib.contextmanager
 def _published(folder: Path, cfg: ImportConfig, files: list[str],
-               credential: tuple[str, str] | None) -> Iterator[str]:
+               credential: tuple[str, str] | None, documents: dict[str, bytes] | None = None) -> Iterator[str]:
     """The base URL the server fetches ``files`` from: ``public_base_url``, or this job's own
-    publisher (only these files, only with ``credential``, only until the job ends)."""
+    publisher (only these files and ``documents``, only with ``credential``, only until the job ends)."""
     if cfg.public_base_url:
         yield cfg.public_base_url.rstrip("/")
         return
     tls = (Path(cfg.publish_tls[0]), Path(cfg.publish_tls[1])) if cfg.publish_tls else None
     with Publisher(folder, cfg.publish_host, cfg.publish_port, files=files, credential=credential,
-                   allow_remote=cfg.publish_allow_remote, tls=tls) as base:
+                   allow_remote=cfg.publish_allow_remote, tls=tls, documents=documents) as base:
         if cfg.advertise_host:
             scheme, port = base.split("://", 1)[0], base.rsplit(":", 1)[1]
             yield f"{scheme}://{cfg.advertise_host}:{port}"
@@ -126,31 +135,37 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
             receipt = state.receipts.start(output, run_id, base, "", {}, now())
             report.loaded_interchanges = state.receipts.complete(receipt, {}, report.message, now())
         return report
-    dialect = get_dialect(cfg.dialect)
+    dialect = get_dialect(cfg.dialect, cfg)
+    resumed = resumable_receipt(state, output, base, cfg)
+    if resumed is None:
+        others = [r.output for r in state.receipts.open_at(base) if r.output != output] if state else []
+        checked = preflight.check(folder, entries, dialect, cfg, others)
+        checked.raise_if_failed()
+        rank = {t: i for i, t in enumerate(checked.order)}
+        entries.sort(key=lambda o: (rank.get(o["type"], len(rank)), o["url"]))
     own_client = client is None
-    http = client or httpx.Client(
-        timeout=httpx.Timeout(cfg.http_timeout_s, connect=10.0),
-        auth=httpx.BasicAuth(*cfg.basic_auth) if cfg.basic_auth else None,
-    )
+    http = client or make_client(cfg)
     sender = Sender(http, cfg, sleep=sleep)
     try:
-        # A fresh secret per job for the built-in publisher: the server presents it when it fetches
-        # (HAPI: storageDetail.credentialHttpBasic); it is never logged or stored.
-        credential = None if cfg.public_base_url else new_credential()
-        with _published(folder, cfg, [o["url"] for o in entries], credential) as files_base:
-            inputs = [ImportInput(o["type"], f"{files_base}/{o['url']}", int(o["count"])) for o in entries]
-            path, headers, body = dialect.kickoff(inputs, source=files_base + "/", credential=credential)
-            response = sender.send("POST", f"{base}/{path}", headers=headers, json=body)
-            raise_for_permanent(response, "$import kick-off")
-            report.status_url = dialect.status_url(response, base)
-            log.info("$import accepted; polling %s", report.status_url)
-            receipt = state.receipts.start(output, run_id, base, report.status_url, report.sent, now()) if state else 0
-            try:
-                _poll(sender, dialect, report, cfg, sleep, clock)
-            except PermanentLoadError as exc:
-                if state is not None:
-                    state.receipts.fail(receipt, str(exc), now())
-                raise
+        if resumed is not None:  # the job is already on the server: poll it, never kick off twice
+            report.status_url, receipt = resumed.status_url, resumed.id
+            log.info("resuming the open $import job of this output: %s", report.status_url)
+            final = _await(sender, dialect, report, cfg, sleep, clock, state, receipt)
+        else:
+            # A fresh secret per job for the built-in publisher: the server presents it when it fetches
+            # (HAPI: storageDetail.credentialHttpBasic); it is never logged or stored.
+            credential = None if cfg.public_base_url else new_credential()
+            documents: dict[str, bytes] = {}
+            with _published(folder, cfg, [o["url"] for o in entries], credential, documents) as files_base:
+                inputs = [ImportInput(o["type"], f"{files_base}/{o['url']}", int(o["count"])) for o in entries]
+                if getattr(dialect, "needs_manifest", False) and not cfg.public_base_url:
+                    documents[MANIFEST] = bulk_manifest(inputs, f"{base}/$import")
+                report.status_url = jobs.kick_off(sender, dialect, base, inputs, files_base + "/", credential)
+                log.info("$import accepted; polling %s", report.status_url)
+                receipt = state.receipts.start(output, run_id, base, report.status_url, report.sent, now()) if state else 0
+                final = _await(sender, dialect, report, cfg, sleep, clock, state, receipt)
+        report.server_counts = dict(final.counts)
+        report.server_errors = jobs.keep_errors(sender, final.errors, folder, config.file_mode)
         if cfg.verify == "ids":
             report.found = verify_ids(sender, base, folder, manifest)
             missing = {t: n - report.found.get(t, 0) for t, n in report.sent.items() if report.found.get(t, 0) < n}
@@ -158,7 +173,8 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
                 error = PermanentLoadError(
                     "the import job completed but resources are missing on the server: "
                     + ", ".join(f"{t} {n}" for t, n in sorted(missing.items()))
-                    + (f" (server said: {report.message})" if report.message else ""))
+                    + (f" (server said: {report.message})" if report.message else "")
+                    + (f"; its error files: {', '.join(report.server_errors)}" if report.server_errors else ""))
                 if state is not None:
                     state.receipts.fail(receipt, str(error), now())
                 raise error
@@ -172,28 +188,18 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
     return report
 
 
-def _poll(sender: Sender, dialect: Any, report: ImportReport, cfg: ImportConfig,
-          sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
-    deadline = clock() + cfg.timeout_s
-    last_progress = ""
-    while True:
-        response = sender.send("GET", report.status_url, headers={"Accept": "application/fhir+json"},
-                               final_status=frozenset({500}))
-        report.polls += 1
-        state = dialect.read_status(response)
-        if state.done:
-            report.message = state.message
-            if state.failed:
-                raise PermanentLoadError(state.message, status=response.status_code, outcome=state.outcome)
-            return
-        if state.progress and state.progress != last_progress:
-            log.info("$import: %s", state.progress)
-            last_progress = state.progress
-        if clock() >= deadline:
-            raise TransientLoadError(
-                f"$import still running after {cfg.timeout_s:.0f}s ({state.progress or 'no progress reported'}); "
-                f"the job goes on at {report.status_url}")
-        sleep(retry_after(response, cfg.poll_interval_s, cfg.max_retry_after_s))
+def _await(sender: Sender, dialect: ImportDialect, report: ImportReport, cfg: ImportConfig,
+           sleep: Callable[[float], None], clock: Callable[[], float], state: StateStore | None,
+           receipt: int) -> PollState:
+    """Poll the job to its end; a failure closes the receipt as failed."""
+    try:
+        final, report.polls = jobs.poll(sender, dialect, report.status_url, cfg, sleep, clock)
+    except PermanentLoadError as exc:
+        if state is not None:
+            state.receipts.fail(receipt, str(exc), now())
+        raise
+    report.message = final.message
+    return final
 
 
 def verify_ids(sender: Sender, base: str, folder: Path, manifest: dict[str, Any]) -> dict[str, int]:

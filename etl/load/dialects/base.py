@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
@@ -26,6 +26,10 @@ class PollState:
     progress: str = ""
     message: str = ""
     outcome: dict[str, Any] | None = None
+    # What a completion report may carry (Azure, Bulk Data manifests): resources imported per type
+    # and the URLs of the server's error NDJSON (OperationOutcome lines), fetched beside the batch.
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
 
 
 class ImportDialect(Protocol):
