@@ -138,10 +138,18 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--timeout", type=_number(float, "seconds", 1), default=1800.0,
                       help="give up polling after this many seconds")
     load.add_argument("--no-verify", action="store_true", help="do not check every resource id on the server")
+    _auth_arguments(load)
 
     sub.add_parser("convert", parents=[conv, state], help="convert inputs to OUT/{fhir,parquet,errors} + manifest.json")
     imp = sub.add_parser("import", parents=[load, state], help="load a converted folder with $import")
     imp.add_argument("folder", type=Path, help="a folder written by 'fhirflow convert'")
+    again = imp.add_mutually_exclusive_group()
+    again.add_argument("--resume", dest="resume", action="store_const", const="require", default="auto",
+                       help="poll the output's open $import job (its status URL is in the run-state database); "
+                            "error if there is none. Without it an open job is resumed too, never imported twice")
+    again.add_argument("--no-resume", dest="resume", action="store_const", const="never",
+                       help="kick off a new job even if the output's last one is still open on the server")
+    again.add_argument("--cancel", action="store_true", help="cancel the output's open $import job (DELETE its status URL)")
     sub.add_parser("run", parents=[conv, state, load], help="convert, then import")
     _ledger_parser(sub.add_parser("ledger", help="the X12 interchange ledger: list, show, forget, import"))
     return p
@@ -164,6 +172,34 @@ def _ledger_parser(p: argparse.ArgumentParser) -> None:
     imp.add_argument("file", type=Path)
 
 
+def _auth_arguments(load: argparse.ArgumentParser) -> None:
+    """How the load authenticates to the FHIR server (etl.load.auth); secrets also from the environment."""
+    load.add_argument("--smart-client-id", default=os.environ.get("FHIRFLOW_SMART_CLIENT_ID"),
+                      help="SMART Backend Services client id (env FHIRFLOW_SMART_CLIENT_ID)")
+    load.add_argument("--smart-key", default=os.environ.get("FHIRFLOW_SMART_KEY"), metavar="FILE",
+                      help="its private key: a PEM file or a JWKS file of private keys (env FHIRFLOW_SMART_KEY)")
+    load.add_argument("--smart-kid", help="the key's kid (default: the JWKS entry's, or the PEM key's RFC 7638 thumbprint)")
+    load.add_argument("--smart-alg", choices=["RS384", "ES384"], default="RS384", help="signing algorithm (default RS384)")
+    load.add_argument("--smart-scope", default="system/*.read system/*.write", help="scopes to ask for")
+    load.add_argument("--smart-token-url", help="token endpoint (default: from [base]/.well-known/smart-configuration)")
+    load.add_argument("--bearer-token", default=os.environ.get("FHIRFLOW_BEARER_TOKEN"),
+                      help="a static access token (prefer env FHIRFLOW_BEARER_TOKEN: arguments show in ps)")
+    load.add_argument("--basic-user", default=os.environ.get("FHIRFLOW_BASIC_USER"), help="HTTP Basic user (env FHIRFLOW_BASIC_USER)")
+    load.add_argument("--basic-password", default=os.environ.get("FHIRFLOW_BASIC_PASSWORD"),
+                      help="HTTP Basic password (prefer env FHIRFLOW_BASIC_PASSWORD)")
+    load.add_argument("--ca-bundle", help="PEM file of the CAs to trust for the FHIR server's certificate")
+    load.add_argument("--insecure-no-tls-verify", action="store_true",
+                      help="do not verify the FHIR server's TLS certificate (warns: tests only)")
+    load.add_argument("--submitter", default=os.environ.get("FHIRFLOW_SUBMITTER", ""), metavar="SYSTEM|VALUE",
+                      help="bulk-submit dialects: the submitter Identifier agreed with the server")
+
+
+def _basic(args: argparse.Namespace) -> tuple[str, str] | None:
+    if bool(args.basic_user) != bool(args.basic_password):
+        raise ConfigError("--basic-user and --basic-password go together")
+    return (args.basic_user, args.basic_password) if args.basic_user else None
+
+
 def _tls(args: argparse.Namespace) -> tuple[str, str] | None:
     if bool(args.publish_cert) != bool(args.publish_key):
         raise ConfigError("--publish-cert and --publish-key go together")
@@ -180,6 +216,10 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
             publish_host=args.publish_host, advertise_host=args.advertise_host, max_retry_after_s=args.max_wait, timeout_s=args.timeout,
             publish_allow_remote=args.publish_allow_remote, publish_tls=_tls(args),
             verify="none" if args.no_verify else "ids",
+            resume=getattr(args, "resume", "auto"), basic_auth=_basic(args), bearer_token=args.bearer_token,
+            smart_client_id=args.smart_client_id, smart_key=args.smart_key, smart_kid=args.smart_kid,
+            smart_alg=args.smart_alg, smart_scope=args.smart_scope, smart_token_url=args.smart_token_url,
+            tls_verify=not args.insecure_no_tls_verify, ca_bundle=args.ca_bundle, submitter=args.submitter,
         )
     state = _state_url(args, args.folder if args.command == "import" else args.out)
     if args.command == "import":
@@ -295,6 +335,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ledger":
             return _ledger(args)
         config = _job_config(args)
+        if args.command == "import" and args.cancel:
+            from etl.load.resume import cancel_import
+
+            print(cancel_import(args.folder, config))
+            return EXIT_OK
         if args.command == "import":
             _import(args.folder, config)
             return EXIT_OK
