@@ -9,8 +9,9 @@ Each DAG has the same shape, so it is built here once and each file in ``dags/``
   scheduler stays healthy on big drops.
 - ``convert`` writes ``staged/<fmt>/<day>/<run>/batch-NNN`` (a transaction: see
   :mod:`etl.stage.output`), partitioned by the run's data-interval day and kept for analysts.
-- ``load`` runs ``$import``; transient server faults raise and Airflow retries with backoff,
-  permanent ones fail at once (``AirflowFailException``).
+- ``load`` runs ``$import``; its client retries transient HTTP faults (one policy, in
+  :mod:`etl.load.http`) and the task itself has ``retries=0``; permanent faults fail at once
+  (``AirflowFailException``); a re-run resumes the open job from its receipt.
 - ``settle`` archives clean inputs, quarantines those with rejected units (next to their error
   records) and sets aside in ``duplicates/`` those whose every interchange was skipped as already
   loaded, then **fails the run** if anything was rejected, so the Airflow UI shows it (skips are in
@@ -129,7 +130,10 @@ def build_file_dag(
             run_id, day, tt = _run_key()
             return convert_batch(Path(params["root"]), fmt, run_id, day, batch, _config(params, tt))
 
-        @task(task_id="load")
+        # retries=0: the load's HTTP faults are retried by its client (etl.load.http.Sender, one
+        # tenacity policy); a retried task would stack Airflow's retries on top. A cleared or re-run
+        # load task resumes the open $import job from its receipt (etl.load.resume), never re-imports.
+        @task(task_id="load", retries=0)
         def load_task(result: dict[str, Any]) -> dict[str, Any]:
             from airflow.sdk.exceptions import AirflowFailException
 
