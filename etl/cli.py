@@ -89,8 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     conv = _Parser(add_help=False)
-    conv.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="input files or folders")
-    conv.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    conv.add_argument("inputs", nargs="+", type=_location, metavar="INPUT",
+                      help="input files or folders, or object-storage URLs (s3://, gs://, az://, sftp://, file://)")
+    conv.add_argument("-o", "--out", type=_location, required=True,
+                      help="output folder, or an object-storage URL (written as generations + a CURRENT pointer)")
     conv.add_argument("--format", choices=list(FORMATS), help="skip detection: all inputs are this format")
     conv.add_argument("--id-salt", default=os.environ.get("FHIRFLOW_ID_SALT", DEFAULT_ID_SALT),
                       help="key for resource ids (env FHIRFLOW_ID_SALT); keep it the same across runs")
@@ -126,6 +128,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="FHIR base URL, e.g. http://127.0.0.1:8080/fhir (env FHIRFLOW_FHIR_URL)")
     load.add_argument("--dialect", default="hapi", help="server flavour of $import (default hapi)")
     load.add_argument("--public-base-url", help="NDJSON is already served at this URL (else fhirflow serves it)")
+    load.add_argument("--publish", dest="publish_url", metavar="URL",
+                      help="upload the job's NDJSON to object storage (s3://bucket/prefix) and hand the server "
+                           "pre-signed URLs instead of serving it from this machine")
+    load.add_argument("--presign-seconds", type=_number(int, "seconds", 60), default=3600,
+                      help="lifetime of the pre-signed URLs of --publish (default 3600)")
     load.add_argument("--publish-host", default="127.0.0.1", help="address to serve NDJSON on (default 127.0.0.1)")
     load.add_argument("--advertise-host", help="host name the FHIR server uses to reach this machine (containers)")
     load.add_argument("--publish-allow-remote", action="store_true",
@@ -213,6 +220,7 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
             raise ConfigError("--fhir-url is required (or set FHIRFLOW_FHIR_URL)")
         load = ImportConfig(
             fhir_url=args.fhir_url, dialect=args.dialect, public_base_url=args.public_base_url,
+            publish_url=args.publish_url, presign_seconds=args.presign_seconds,
             publish_host=args.publish_host, advertise_host=args.advertise_host, max_retry_after_s=args.max_wait, timeout_s=args.timeout,
             publish_allow_remote=args.publish_allow_remote, publish_tls=_tls(args),
             verify="none" if args.no_verify else "ids",
@@ -241,11 +249,21 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
     )
 
 
-def _state_url(args: argparse.Namespace, out: Path) -> str | None:
-    """``--state``, or the default beside the output folder (where 0.1 kept its JSON ledger)."""
+def _state_url(args: argparse.Namespace, out: Path | str) -> str | None:
+    """``--state``, or the default beside the output folder (where 0.1 kept its JSON ledger); for an
+    object-storage output, in the working directory."""
     if args.no_state:
         return None
+    if isinstance(out, str):
+        return str(args.state or Path.cwd() / ".fhirflow-state.db")
     return str(args.state or out.resolve().parent / ".fhirflow-state.db")
+
+
+def _location(text: str) -> Path | str:
+    """A local path as Path; an object-storage URL kept as text (Path would fold its ``//``)."""
+    from etl.stage.remote import is_remote, local
+
+    return text if is_remote(text) else local(text)
 
 
 def _ledger(args: argparse.Namespace) -> int:
@@ -310,11 +328,35 @@ def _reporter(quiet: bool) -> Reporter | None:
 
 
 def _convert(args: argparse.Namespace, config: JobConfig) -> RunSummary:
-    from etl.pipeline import convert
+    import tempfile
 
-    summary = convert(args.inputs, args.out, config, progress=_reporter(args.quiet), format_name=args.format)
-    print(summary.render())
-    print(f"output: {args.out}/ (manifest.json, fhir/, parquet/, errors/)")
+    from etl.pipeline import convert
+    from etl.stage import remote
+
+    remote_in = [i for i in args.inputs if isinstance(i, str)]
+    if not remote_in and not isinstance(args.out, str):
+        summary = convert(args.inputs, args.out, config, progress=_reporter(args.quiet), format_name=args.format)
+        print(summary.render())
+        print(f"output: {args.out}/ (manifest.json, fhir/, parquet/, errors/)")
+        return summary
+    if args.command == "run" and isinstance(args.out, str):
+        raise ConfigError("fhirflow run loads from a local output folder: convert -o s3://…, then import --publish")
+    # Object storage: stage through a local scratch folder (the converter streams local files and
+    # publishes with renames); the upload is atomic by generation prefix + pointer (etl.stage.remote).
+    with tempfile.TemporaryDirectory(prefix="fhirflow-scratch-") as scratch:
+        downloaded = iter(remote.download_inputs(remote_in, Path(scratch)))
+        inputs = [next(downloaded) if isinstance(i, str) else i for i in args.inputs]
+        out = Path(scratch) / "out" if isinstance(args.out, str) else args.out
+        if isinstance(args.out, str) and config.run_id is None:
+            from dataclasses import replace
+
+            config = replace(config, run_id=args.out)  # the output's name, not the scratch folder's
+        summary = convert(inputs, out, config, progress=_reporter(args.quiet), format_name=args.format)
+        print(summary.render())
+        if isinstance(args.out, str):
+            print(f"output: {remote.upload_output(out, args.out)}/ (pointer: {args.out.rstrip('/')}/{remote.POINTER})")
+        else:
+            print(f"output: {args.out}/ (manifest.json, fhir/, parquet/, errors/)")
     return summary
 
 

@@ -56,6 +56,8 @@ class ImportConfig:
     backoff_base_s: float = 1.0
     verify: str = "ids"  # ids | none
     basic_auth: tuple[str, str] | None = None
+    publish_url: str | None = None  # object storage (s3://bucket/prefix): the files go there, pre-signed
+    presign_seconds: int = 3600  # lifetime of those pre-signed URLs
     resume: str = "auto"  # auto | require | never: an open receipt of the output is polled, not kicked off again
     bearer_token: str | None = None  # a static access token (Authorization: Bearer)
     # SMART Backend Services (etl.load.auth): client id, private key (PEM or JWKS), RS384/ES384

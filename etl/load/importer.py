@@ -70,21 +70,36 @@ class ImportReport:
 
 
 @contextlib.contextmanager
-def _published(folder: Path, cfg: ImportConfig, files: list[str],
-               credential: tuple[str, str] | None, documents: dict[str, bytes] | None = None) -> Iterator[str]:
-    """The base URL the server fetches ``files`` from: ``public_base_url``, or this job's own
-    publisher (only these files and ``documents``, only with ``credential``, only until the job ends)."""
+def _published(folder: Path, cfg: ImportConfig, entries: list[dict[str, Any]], credential: tuple[str, str] | None,
+               documents: dict[str, bytes], manifest: bool) -> Iterator[tuple[str, dict[str, str]]]:
+    """Where the server fetches the job's files: (base URL, {relative path: URL} where a file has its
+    own URL). ``public_base_url``; or object storage with pre-signed URLs (``publish_url``); or this
+    job's own publisher (only these files and ``documents``, only with ``credential``, only until
+    the job ends). ``manifest``: also publish a Bulk Data manifest of the files (``MANIFEST``)."""
+    files = [o["url"] for o in entries]
     if cfg.public_base_url:
-        yield cfg.public_base_url.rstrip("/")
+        yield cfg.public_base_url.rstrip("/"), {}
+        return
+    if cfg.publish_url:
+        from etl.load.storage import PresignedPublisher
+
+        def manifest_doc(urls: dict[str, str]) -> dict[str, bytes]:
+            inputs = [ImportInput(o["type"], urls[o["url"]], int(o["count"])) for o in entries]
+            return {MANIFEST: bulk_manifest(inputs, f"{cfg.fhir_url.rstrip('/')}/$import")} if manifest else {}
+
+        with PresignedPublisher(folder, files, cfg.publish_url, cfg.presign_seconds, manifest_doc) as published:
+            yield published
         return
     tls = (Path(cfg.publish_tls[0]), Path(cfg.publish_tls[1])) if cfg.publish_tls else None
     with Publisher(folder, cfg.publish_host, cfg.publish_port, files=files, credential=credential,
                    allow_remote=cfg.publish_allow_remote, tls=tls, documents=documents) as base:
         if cfg.advertise_host:
             scheme, port = base.split("://", 1)[0], base.rsplit(":", 1)[1]
-            yield f"{scheme}://{cfg.advertise_host}:{port}"
-        else:
-            yield base
+            base = f"{scheme}://{cfg.advertise_host}:{port}"
+        if manifest:
+            inputs = [ImportInput(o["type"], f"{base}/{o['url']}", int(o["count"])) for o in entries]
+            documents[MANIFEST] = bulk_manifest(inputs, f"{cfg.fhir_url.rstrip('/')}/$import")
+        yield base, {}
 
 
 def import_folder(
@@ -154,12 +169,13 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
         else:
             # A fresh secret per job for the built-in publisher: the server presents it when it fetches
             # (HAPI: storageDetail.credentialHttpBasic); it is never logged or stored.
-            credential = None if cfg.public_base_url else new_credential()
-            documents: dict[str, bytes] = {}
-            with _published(folder, cfg, [o["url"] for o in entries], credential, documents) as files_base:
-                inputs = [ImportInput(o["type"], f"{files_base}/{o['url']}", int(o["count"])) for o in entries]
-                if getattr(dialect, "needs_manifest", False) and not cfg.public_base_url:
-                    documents[MANIFEST] = bulk_manifest(inputs, f"{base}/$import")
+            credential = None if cfg.public_base_url or cfg.publish_url else new_credential()
+            needs_manifest = bool(getattr(dialect, "needs_manifest", False))
+            with _published(folder, cfg, entries, credential, {}, needs_manifest) as (files_base, urls):
+                inputs = [ImportInput(o["type"], urls.get(o["url"], f"{files_base}/{o['url']}"), int(o["count"]))
+                          for o in entries]
+                if MANIFEST in urls:  # a pre-signed manifest has its own URL
+                    dialect.manifest_url = urls[MANIFEST]  # type: ignore[attr-defined]
                 report.status_url = jobs.kick_off(sender, dialect, base, inputs, files_base + "/", credential)
                 log.info("$import accepted; polling %s", report.status_url)
                 receipt = state.receipts.start(output, run_id, base, report.status_url, report.sent, now()) if state else 0

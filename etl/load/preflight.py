@@ -127,10 +127,10 @@ def check(folder: Path, entries: list[dict[str, Any]], dialect: ImportDialect, c
     if max_files and len(entries) > max_files:
         result.problems.append(f"manifest.json: rule max-files: {len(entries)} files, {name} takes at most "
                                f"{max_files} per job (convert with a larger --max-file-mb)")
-    if not cfg.public_base_url and not getattr(dialect, "carries_credential", True):
+    if not cfg.public_base_url and not cfg.publish_url and not getattr(dialect, "carries_credential", True):
         result.problems.append(f"manifest.json: rule publisher-credential: {name} cannot present the built-in "
                                "publisher's per-job credential; publish the files where the server reads them "
-                               "(--public-base-url)")
+                               "(--public-base-url, or --publish s3://… with pre-signed URLs)")
     schemes = getattr(dialect, "source_schemes", ())
     if schemes and not (cfg.public_base_url or "").startswith(tuple(schemes)):
         result.problems.append(f"manifest.json: rule source-scheme: {name} reads only {', '.join(schemes)} "

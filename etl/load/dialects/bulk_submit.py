@@ -40,6 +40,7 @@ class BulkSubmitDialect:
     name = "bulk-submit"
     carries_credential = True  # fileRequestHeader
     needs_manifest = True
+    manifest_url: str | None = None  # set by the importer when the manifest has its own (pre-signed) URL
     one_job_at_a_time = True  # a server MAY answer 429 while a submission of this submitter is open
     ordered_inputs = True
 
@@ -63,7 +64,7 @@ class BulkSubmitDialect:
         sid = self.submission_id(inputs)
         submit = self._ident(sid) + [
             {"name": "submissionStatus", "valueCoding": {"system": "http://hl7.org/fhir/event-status", "code": "in-progress"}},
-            {"name": "manifestUrl", "valueString": source + MANIFEST},
+            {"name": "manifestUrl", "valueString": (self.manifest_url or source + MANIFEST)},
             {"name": "fhirBaseUrl", "valueString": source.rstrip("/")},
         ]
         if credential is not None:

@@ -32,13 +32,14 @@ class SmartPingPullDialect:
     name = "smart"
     carries_credential = False
     needs_manifest = True
+    manifest_url: str | None = None  # set by the importer when the manifest has its own (pre-signed) URL
     one_job_at_a_time = False
     ordered_inputs = True  # an unknown server may load in manifest order: referenced types first
 
     def kickoff(self, inputs: list[ImportInput], source: str,
                 credential: tuple[str, str] | None = None) -> tuple[str, dict[str, str], dict[str, Any]]:
         params = [
-            {"name": "exportUrl", "valueUrl": source + MANIFEST},
+            {"name": "exportUrl", "valueUrl": (self.manifest_url or source + MANIFEST)},
             {"name": "exportType", "valueCode": "static"},
         ]
         return "$import", dict(ASYNC_HEADERS), {"resourceType": "Parameters", "parameter": params}
