@@ -3,6 +3,7 @@
 #
 #   hapi.sh build                          build target/fhirflow-hapi.jar if missing/stale
 #   hapi.sh up   [--port N] [--data DIR]   start (or reuse) a server; last stdout line = base URL
+#                [--auth-jwks FILE --auth-client-id ID]  auth mode: SMART Backend Services tokens required
 #   hapi.sh down [--port N]                stop the server started for that port
 #   hapi.sh status [--port N]              print base URL if it answers, else exit 1
 #
@@ -17,6 +18,7 @@ PORT="${HAPI_PORT:-8080}"
 DATA="${HAPI_DATA_DIR:-$HERE/data}"
 JAVA_OPTS="${HAPI_JAVA_OPTS:--Xms256m -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
 START_TIMEOUT="${HAPI_START_TIMEOUT:-240}"
+AUTH_ARGS=()  # up --auth-jwks/--auth-client-id: SmartAuthConfig (token endpoint + bearer interceptor)
 
 log() { echo "hapi.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -33,6 +35,8 @@ parse_args() {
       --port=*) PORT="${1#*=}"; shift ;;
       --data) [ $# -ge 2 ] || die "--data needs a value"; DATA="$2"; shift 2 ;;
       --data=*) DATA="${1#*=}"; shift ;;
+      --auth-jwks) [ $# -ge 2 ] || die "--auth-jwks needs a file"; AUTH_ARGS+=("--fhirflow.auth.jwks=$(realpath -- "$2")"); shift 2 ;;
+      --auth-client-id) [ $# -ge 2 ] || die "--auth-client-id needs a value"; AUTH_ARGS+=("--fhirflow.auth.client-id=$2"); shift 2 ;;
       -h|--help) usage ;;
       *) die "unknown argument: $1" ;;
     esac
@@ -46,7 +50,10 @@ parse_args() {
 # 0 if GET $BASE_URL/metadata answers 200
 server_answers() {
   if command -v curl >/dev/null 2>&1; then
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE_URL/metadata" 2>/dev/null)" = "200" ]
+    local code
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE_URL/metadata" 2>/dev/null)"
+    # in auth mode the FHIR endpoint answers 401 without a token: that is up
+    [ "$code" = "200" ] || { [ ${#AUTH_ARGS[@]} -gt 0 ] && [ "$code" = "401" ]; }
   else
     python3 - "$BASE_URL/metadata" <<'EOF' >/dev/null 2>&1
 import sys, urllib.request
@@ -137,7 +144,7 @@ cmd_up() {
     # shellcheck disable=SC2086,SC2016  # JAVA_OPTS is a list of options; $$ is for the inner shell
     "${detach[@]}" bash -c 'echo $$ >"$1"; shift; exec "$@"' hapi-launch "$PID_FILE" \
       nohup java $JAVA_OPTS -jar "$JAR" \
-      --server.address=127.0.0.1 --server.port="$PORT" --fhirflow.data-dir="$DATA" \
+      --server.address=127.0.0.1 --server.port="$PORT" --fhirflow.data-dir="$DATA" ${AUTH_ARGS[@]+"${AUTH_ARGS[@]}"} \
       >>"$logf" 2>&1 </dev/null &
     local i
     for i in $(seq 1 100); do
