@@ -197,6 +197,9 @@ def _auth_arguments(load: argparse.ArgumentParser) -> None:
     load.add_argument("--ca-bundle", help="PEM file of the CAs to trust for the FHIR server's certificate")
     load.add_argument("--insecure-no-tls-verify", action="store_true",
                       help="do not verify the FHIR server's TLS certificate (warns: tests only)")
+    load.add_argument("--aws-role-arn", help="healthlake: the IAM role HealthLake reads the S3 input with")
+    load.add_argument("--aws-kms-key-id", help="healthlake: the KMS key of the job's output")
+    load.add_argument("--aws-output-s3", metavar="S3URI", help="healthlake: where HealthLake writes the job's output")
     load.add_argument("--submitter", default=os.environ.get("FHIRFLOW_SUBMITTER", ""), metavar="SYSTEM|VALUE",
                       help="bulk-submit dialects: the submitter Identifier agreed with the server")
 
@@ -228,6 +231,7 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
             smart_client_id=args.smart_client_id, smart_key=args.smart_key, smart_kid=args.smart_kid,
             smart_alg=args.smart_alg, smart_scope=args.smart_scope, smart_token_url=args.smart_token_url,
             tls_verify=not args.insecure_no_tls_verify, ca_bundle=args.ca_bundle, submitter=args.submitter,
+            aws_role_arn=args.aws_role_arn, aws_kms_key_id=args.aws_kms_key_id, aws_output_s3=args.aws_output_s3,
         )
     state = _state_url(args, args.folder if args.command == "import" else args.out)
     if args.command == "import":

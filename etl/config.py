@@ -69,6 +69,10 @@ class ImportConfig:
     smart_token_url: str | None = None  # default: the FHIR server's .well-known/smart-configuration
     tls_verify: bool = True  # False only on request, with a warning
     ca_bundle: str | None = None  # PEM bundle of the CAs to trust for the FHIR server
+    # AWS HealthLake: the role HealthLake reads S3 with, the KMS key and S3 prefix of the job's output
+    aws_role_arn: str | None = None
+    aws_kms_key_id: str | None = None
+    aws_output_s3: str | None = None
     submitter: str = ""  # bulk-submit: the submitter Identifier as "system|value" (agreed with the server)
 
     def __post_init__(self) -> None:

@@ -1,5 +1,6 @@
-"""How the load authenticates to the FHIR server: SMART Backend Services, a static bearer token, or
-HTTP Basic; and whether it verifies the server's TLS certificate.
+"""How the load authenticates to the FHIR server: SMART Backend Services, a static bearer token,
+HTTP Basic, or (AWS HealthLake) AWS Signature Version 4; and whether it verifies the server's TLS
+certificate.
 
 SMART Backend Services (https://hl7.org/fhir/smart-app-launch/backend-services.html, "Obtaining an
 access token"): the client POSTs ``grant_type=client_credentials``, ``scope``,
@@ -162,6 +163,35 @@ class BearerAuth(httpx.Auth):
         yield request
 
 
+class AwsSigV4Auth(httpx.Auth):
+    """AWS Signature Version 4 on every request (AWS HealthLake), with botocore's credential chain
+    (environment, profile, instance role). botocore comes with the ``s3`` extra."""
+
+    requires_request_body = True
+
+    def __init__(self, region: str, service: str = "healthlake") -> None:
+        try:
+            import botocore.session
+        except ImportError as exc:
+            raise ConfigError("AWS request signing needs botocore: `pip install fhirflow[s3]`") from exc
+        credentials = botocore.session.get_session().get_credentials()
+        if credentials is None:
+            raise ConfigError("no AWS credentials found (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile or a role)")
+        self.credentials, self.region, self.service = credentials, region, service
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        aws = AWSRequest(method=request.method, url=str(request.url), data=request.content,
+                         headers={k: v for k, v in request.headers.items() if k.lower() in ("content-type", "x-amz-target")})
+        SigV4Auth(self.credentials.get_frozen_credentials(), self.service, self.region).add_auth(aws)
+        for key in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
+            if key in aws.headers:
+                request.headers[key] = aws.headers[key]
+        yield request
+
+
 def smart_token_url(fhir_url: str, verify: bool | ssl.SSLContext | str = True) -> str:
     """The token endpoint from ``[base]/.well-known/smart-configuration`` (SMART discovery)."""
     url = f"{fhir_url.rstrip('/')}/.well-known/smart-configuration"
@@ -200,4 +230,8 @@ def client_auth(cfg: ImportConfig) -> httpx.Auth | None:
         return BearerAuth(cfg.bearer_token)
     if cfg.basic_auth:
         return httpx.BasicAuth(*cfg.basic_auth)
+    if cfg.dialect == "healthlake":
+        from etl.load.dialects.healthlake import parse_endpoint
+
+        return AwsSigV4Auth(parse_endpoint(cfg.fhir_url)[1])
     return None

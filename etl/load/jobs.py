@@ -4,7 +4,7 @@ the server's error NDJSON kept beside the batch.
 The dialect (:mod:`etl.load.dialects`) says what to send and how to read the answers; this module
 sends them through the job's retrying :class:`~etl.load.http.Sender`. Optional dialect hooks are
 read with defaults: ``prelude(inputs, source, credential)`` (requests before the kick-off, e.g.
-``$bulk-submit``), ``cancel_request(status_url)`` (default ``DELETE`` on the status URL, the FHIR
+``$bulk-submit``), ``poll_request(status_url)`` (default ``GET`` on it), ``cancel_request(status_url)`` (default ``DELETE`` on the status URL, the FHIR
 asynchronous pattern's cancel: https://hl7.org/fhir/uv/bulkdata/STU2/export.html#bulk-data-delete-request).
 """
 
@@ -55,8 +55,14 @@ def poll(sender: Sender, dialect: ImportDialect, status_url: str, cfg: ImportCon
     last_progress = ""
     polls = 0
     while True:
-        response = sender.send("GET", status_url, headers={"Accept": "application/fhir+json"},
-                               final_status=frozenset({500}))
+        hook: Callable[[str], tuple[str, str, dict[str, str], dict[str, Any]]] | None = getattr(
+            dialect, "poll_request", None)
+        if hook is not None:  # a describe call (HealthLake) rather than a GET on the status URL
+            method, url, headers, body = hook(status_url)
+            response = sender.send(method, url, headers=headers, json=body, final_status=frozenset({500}))
+        else:
+            response = sender.send("GET", status_url, headers={"Accept": "application/fhir+json"},
+                                   final_status=frozenset({500}))
         polls += 1
         state = dialect.read_status(response)
         if state.done:

@@ -42,7 +42,7 @@ class Replay:
                                       {"resourceType": "Bundle", "type": "searchset", "total": len([i for i in ids if i])})
                 if path in replay.files:
                     return self._send(200, {"Content-Type": "application/fhir+ndjson"}, replay.files[path].encode())
-                replay.seen.append({"method": self.command, "path": path, "headers": dict(self.headers),
+                replay.seen.append({"method": self.command, "path": path, "headers": {k.lower(): v for k, v in self.headers.items()},
                                     "body": json.loads(body) if body else None})
                 if not replay.exchanges:
                     replay.mismatches.append(f"unexpected {self.command} {path}")

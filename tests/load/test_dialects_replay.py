@@ -78,7 +78,7 @@ def test_complete(dialect: str, converted: Path) -> None:
     if dialect == "azure":
         p = _params(kick[0]["body"])
         assert p["mode"]["valueString"] == "IncrementalLoad" and p["inputFormat"]["valueString"] == "application/fhir+ndjson"
-        assert kick[0]["headers"]["Prefer"] == "respond-async"
+        assert kick[0]["headers"]["prefer"] == "respond-async"
         assert 3.0 in slept
     if dialect == "pathling":
         p = _params(kick[0]["body"])

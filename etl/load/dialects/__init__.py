@@ -3,7 +3,7 @@ status responses; the importer does the rest. Add a dialect by writing a module 
 has the :class:`etl.load.dialects.base.ImportDialect` shape and listing it in :data:`DIALECTS`.
 
 Optional attributes a dialect may have (read with defaults by :mod:`etl.load.jobs` and
-:mod:`etl.load.preflight`): ``prelude()`` requests sent before the kick-off, ``cancel_request()``,
+:mod:`etl.load.preflight`): ``prelude()`` requests sent before the kick-off, ``poll_request()``, ``cancel_request()``,
 ``carries_credential`` (can hand the publisher's credential to the server), ``needs_manifest``
 (the server fetches a Bulk Data manifest), ``ordered_inputs``, ``one_job_at_a_time``, ``max_files``,
 ``small_file_bytes`` / ``small_file_resources`` (size guidance), ``source_schemes``."""
@@ -19,6 +19,7 @@ from etl.load.dialects.base import ImportDialect
 from etl.load.dialects.bulk_submit import BulkSubmitDialect
 from etl.load.dialects.gcp import GoogleHealthcareDialect
 from etl.load.dialects.hapi import HapiDialect
+from etl.load.dialects.healthlake import HealthLakeDialect
 from etl.load.dialects.pathling import PathlingDialect
 from etl.load.dialects.smart import SmartPingPullDialect
 
@@ -39,6 +40,7 @@ DIALECTS: dict[str, Callable[[ImportConfig], ImportDialect]] = {
     "bulk-submit": lambda cfg: BulkSubmitDialect("build", **_submitter(cfg)),
     "bulk-submit-ballot": lambda cfg: BulkSubmitDialect("ballot", **_submitter(cfg)),
     "gcp": lambda cfg: GoogleHealthcareDialect(cfg.fhir_url),
+    "healthlake": lambda cfg: HealthLakeDialect(cfg.fhir_url, cfg.aws_role_arn, cfg.aws_kms_key_id, cfg.aws_output_s3),
 }
 
 
