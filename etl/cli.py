@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
-from etl import __version__, compiled
+from etl import __version__, cli_views, compiled
 from etl.config import DEFAULT_ID_SALT, ImportConfig, JobConfig, Strictness
 from etl.errors import ConfigError, LoadError, StageError
 from etl.progress import Reporter
@@ -81,6 +81,13 @@ def _instant(text: str) -> str:
     return text
 
 
+def _date(text: str) -> str:
+    try:
+        return datetime.fromisoformat(text).date().isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date such as 2026-01-31, not {text!r}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fhirflow", description=__doc__.split("\n\n")[0] if __doc__ else None)
     build = "compiled" if compiled() else "pure Python"
@@ -90,7 +97,8 @@ def _parser() -> argparse.ArgumentParser:
 
     conv = _Parser(add_help=False)
     conv.add_argument("inputs", nargs="+", type=_location, metavar="INPUT",
-                      help="input files or folders, or object-storage URLs (s3://, gs://, az://, sftp://, file://)")
+                      help="input files or folders, object-storage URLs (s3://, gs://, az://, sftp://, file://), "
+                           "or a DICOMweb server: dicomweb+http://HOST/dicom-web")
     conv.add_argument("-o", "--out", type=_location, required=True,
                       help="output folder, or an object-storage URL (written as generations + a CURRENT pointer)")
     conv.add_argument("--format", choices=list(FORMATS), help="skip detection: all inputs are this format")
@@ -101,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--max-file-mb", type=_number(int, "MiB", 1), default=256,
                       help="rotate NDJSON files at this size (MiB, at least 1)")
     conv.add_argument("--no-parquet", action="store_true", help="skip the Parquet staging tables")
+    conv.add_argument("--views", action="append", type=Path, default=[], metavar="DIR",
+                      help="also stage your own SQL-on-FHIR ViewDefinitions (a folder or file; repeatable) as "
+                           "OUT/parquet/<view name>/; a bad one stops the run before it starts (exit 2)")
+    conv.add_argument("--no-tables", action="store_true",
+                      help="skip the shipped analyst tables (claim_item, eob_item_adjudication, ...)")
     conv.add_argument("-q", "--quiet", action="store_true",
                       help="no progress display (bars on a terminal, else a line every 10 s on stderr)")
     conv.add_argument("--timezone", type=_zone, default=os.environ.get("FHIRFLOW_SOURCE_TZ"),
@@ -112,6 +125,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="follow symlinks in input folders that lead outside the folder (default: skip them)")
     conv.add_argument("--validate", action="store_true", help="X12: also run pyx12's validator where it has a map")
     conv.add_argument("--reprocess", action="store_true", help="X12: convert interchanges the ledger has loaded")
+    conv.add_argument("--since", type=_date, help="DICOMweb: studies with a StudyDate on or after this date (YYYY-MM-DD)")
+    conv.add_argument("--until", type=_date, help="DICOMweb: studies with a StudyDate on or before this date")
+    conv.add_argument("--dicom-endpoint", metavar="URL",
+                      help="DICOM files: the WADO-RS base their studies can be retrieved from (their Endpoint)")
     conv.add_argument("--duplicate-control", choices=["convert", "reject"], default="convert",
                       help="X12: an ISA13 already used by an interchange with other content: convert it with a "
                            "warning (default) or reject it (TA1 025)")
@@ -126,7 +143,20 @@ def _parser() -> argparse.ArgumentParser:
     load = _Parser(add_help=False)
     load.add_argument("--fhir-url", default=os.environ.get("FHIRFLOW_FHIR_URL"),
                       help="FHIR base URL, e.g. http://127.0.0.1:8080/fhir (env FHIRFLOW_FHIR_URL)")
-    load.add_argument("--dialect", default="hapi", help="server flavour of $import (default hapi)")
+    load.add_argument("--dialect", choices=[
+                          "hapi", "azure", "azure-initial", "pathling", "smart", "bulk-submit", "bulk-submit-ballot",
+                          "gcp", "healthlake", "transaction", "batch"],
+                      default=os.environ.get("FHIRFLOW_DIALECT", "hapi"),
+                      help="how to load: $import in a server's flavour (hapi, the default; azure, azure-initial, "
+                           "pathling, smart, bulk-submit, bulk-submit-ballot, gcp, healthlake), or for servers "
+                           "without $import, transaction / batch Bundles of PUTs (env FHIRFLOW_DIALECT)")
+    load.add_argument("--bundle-size", type=_number(int, "entries", 1), default=500,
+                      help="transaction/batch: PUTs per Bundle (default 500)")
+    load.add_argument("--concurrency", type=_number(int, "Bundles", 1), default=2,
+                      help="transaction/batch: Bundles in flight at once (default 2)")
+    load.add_argument("--verify", choices=["ids", "sample", "none"], default="ids",
+                      help="after the load: look up every id (default), count each type and look up a "
+                           "sample of ids, or nothing")
     load.add_argument("--public-base-url", help="NDJSON is already served at this URL (else fhirflow serves it)")
     load.add_argument("--publish", dest="publish_url", metavar="URL",
                       help="upload the job's NDJSON to object storage (s3://bucket/prefix) and hand the server "
@@ -144,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="cap on the server's Retry-After while polling (s)")
     load.add_argument("--timeout", type=_number(float, "seconds", 1), default=1800.0,
                       help="give up polling after this many seconds")
-    load.add_argument("--no-verify", action="store_true", help="do not check every resource id on the server")
+    load.add_argument("--no-verify", action="store_true", help="the same as --verify none")
     _auth_arguments(load)
 
     sub.add_parser("convert", parents=[conv, state], help="convert inputs to OUT/{fhir,parquet,errors} + manifest.json")
@@ -159,6 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     again.add_argument("--cancel", action="store_true", help="cancel the output's open $import job (DELETE its status URL)")
     sub.add_parser("run", parents=[conv, state, load], help="convert, then import")
     _ledger_parser(sub.add_parser("ledger", help="the X12 interchange ledger: list, show, forget, import"))
+    cli_views.add_parser(sub, _Parser)
     return p
 
 
@@ -226,7 +257,8 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
             publish_url=args.publish_url, presign_seconds=args.presign_seconds,
             publish_host=args.publish_host, advertise_host=args.advertise_host, max_retry_after_s=args.max_wait, timeout_s=args.timeout,
             publish_allow_remote=args.publish_allow_remote, publish_tls=_tls(args),
-            verify="none" if args.no_verify else "ids",
+            verify="none" if args.no_verify else args.verify, bundle_size=args.bundle_size,
+            concurrency=args.concurrency,
             resume=getattr(args, "resume", "auto"), basic_auth=_basic(args), bearer_token=args.bearer_token,
             smart_client_id=args.smart_client_id, smart_key=args.smart_key, smart_kid=args.smart_kid,
             smart_alg=args.smart_alg, smart_scope=args.smart_scope, smart_token_url=args.smart_token_url,
@@ -241,6 +273,8 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         strictness=Strictness(args.strictness),
         ndjson_max_bytes=args.max_file_mb * 1024 * 1024,
         parquet=not args.no_parquet,
+        analyst_tables=not args.no_tables,
+        user_views=tuple(str(v) for v in args.views),
         transaction_time=args.transaction_time,
         source_timezone=args.timezone,
         x12_validate=args.validate,
@@ -249,6 +283,9 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         duplicate_control=args.duplicate_control,
         file_mode=args.file_mode,
         follow_symlinks=args.follow_symlinks,
+        dicom_since=args.since,
+        dicom_until=args.until,
+        dicom_endpoint=args.dicom_endpoint,
         load=load,
     )
 
@@ -264,10 +301,11 @@ def _state_url(args: argparse.Namespace, out: Path | str) -> str | None:
 
 
 def _location(text: str) -> Path | str:
-    """A local path as Path; an object-storage URL kept as text (Path would fold its ``//``)."""
+    """A local path as Path; an object-storage or server URL kept as text (Path would fold its ``//``)."""
+    from etl.sources.inputs import is_url
     from etl.stage.remote import is_remote, local
 
-    return text if is_remote(text) else local(text)
+    return text if is_remote(text) or is_url(text) else local(text)
 
 
 def _ledger(args: argparse.Namespace) -> int:
@@ -335,9 +373,10 @@ def _convert(args: argparse.Namespace, config: JobConfig) -> RunSummary:
     import tempfile
 
     from etl.pipeline import convert
+    from etl.sources.inputs import is_url
     from etl.stage import remote
 
-    remote_in = [i for i in args.inputs if isinstance(i, str)]
+    remote_in = [i for i in args.inputs if isinstance(i, str) and not is_url(i)]  # object storage, not DICOMweb
     if not remote_in and not isinstance(args.out, str):
         summary = convert(args.inputs, args.out, config, progress=_reporter(args.quiet), format_name=args.format)
         print(summary.render())
@@ -349,7 +388,7 @@ def _convert(args: argparse.Namespace, config: JobConfig) -> RunSummary:
     # publishes with renames); the upload is atomic by generation prefix + pointer (etl.stage.remote).
     with tempfile.TemporaryDirectory(prefix="fhirflow-scratch-") as scratch:
         downloaded = iter(remote.download_inputs(remote_in, Path(scratch)))
-        inputs = [next(downloaded) if isinstance(i, str) else i for i in args.inputs]
+        inputs = [next(downloaded) if isinstance(i, str) and not is_url(i) else i for i in args.inputs]
         out = Path(scratch) / "out" if isinstance(args.out, str) else args.out
         if isinstance(args.out, str) and config.run_id is None:
             from dataclasses import replace
@@ -364,11 +403,13 @@ def _convert(args: argparse.Namespace, config: JobConfig) -> RunSummary:
     return summary
 
 
-def _import(folder: Path, config: JobConfig) -> None:
+def _import(folder: Path, config: JobConfig) -> bool:
+    """Load ``folder``; False if the server refused some resources (error records written)."""
     from etl.load.importer import import_folder
 
     report = import_folder(folder, config)
     print(report.render())
+    return not report.rejected
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -380,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "ledger":
             return _ledger(args)
+        if args.command == "views":
+            return cli_views.main(args)
         config = _job_config(args)
         if args.command == "import" and args.cancel:
             from etl.load.resume import cancel_import
@@ -387,13 +430,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(cancel_import(args.folder, config))
             return EXIT_OK
         if args.command == "import":
-            _import(args.folder, config)
-            return EXIT_OK
+            return EXIT_OK if _import(args.folder, config) else EXIT_REJECTED
         summary = _convert(args, config)
-        if args.command == "run":
-            _import(args.out, config)
+        loaded_all = _import(args.out, config) if args.command == "run" else True
+        if not loaded_all:
+            print(f"some resources were refused by the FHIR server: see {args.out}/errors/", file=sys.stderr)
         if summary.rejected:
             print(f"{summary.rejected} unit(s) rejected: see {args.out}/errors/", file=sys.stderr)
+        if summary.rejected or not loaded_all:
             return EXIT_REJECTED
         return EXIT_OK
     except ConfigError as exc:

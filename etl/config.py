@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from etl.errors import ConfigError
 
 DEFAULT_ID_SALT = "fhirflow-default-salt"
+VERIFY_MODES = ("ids", "sample", "none")
 
 
 class Strictness(enum.Enum):
@@ -41,6 +42,9 @@ class ImportConfig:
     """
 
     fhir_url: str = ""
+    # How resources reach the server (etl.load.dialects): bulk $import in a server's flavour ("hapi",
+    # "azure", "azure-initial", "pathling", "smart", "bulk-submit", "bulk-submit-ballot", "gcp",
+    # "healthlake"), or the fallback for servers without it, "transaction" / "batch" Bundles of PUTs.
     dialect: str = "hapi"
     public_base_url: str | None = None
     publish_host: str = "127.0.0.1"
@@ -54,7 +58,13 @@ class ImportConfig:
     http_timeout_s: float = 60.0
     max_attempts: int = 5
     backoff_base_s: float = 1.0
-    verify: str = "ids"  # ids | none
+    # After the load: "ids" looks every resource id up on the server (exact; ``verify_chunk`` ids a
+    # request, ``verify_concurrency`` requests at once), "sample" counts each type on the server
+    # (``_summary=count``) and looks up ``verify_sample`` ids of it, "none" trusts the server.
+    verify: str = "ids"
+    verify_chunk: int = 1000
+    verify_concurrency: int = 2
+    verify_sample: int = 200
     basic_auth: tuple[str, str] | None = None
     publish_url: str | None = None  # object storage (s3://bucket/prefix): the files go there, pre-signed
     presign_seconds: int = 3600  # lifetime of those pre-signed URLs
@@ -75,13 +85,24 @@ class ImportConfig:
     aws_output_s3: str | None = None
     submitter: str = ""  # bulk-submit: the submitter Identifier as "system|value" (agreed with the server)
 
+    # The transaction/batch dialects: PUTs per Bundle, Bundles in flight, and how many rejected
+    # entries end the load at once (a systematically broken batch, not a few bad resources).
+    bundle_size: int = 500
+    concurrency: int = 2
+    max_rejected: int = 1000
+
     def __post_init__(self) -> None:
-        if self.verify not in ("ids", "none"):
-            raise ConfigError(f"verify must be 'ids' or 'none', not {self.verify!r}")
+        if self.verify not in VERIFY_MODES:
+            raise ConfigError(f"verify must be one of {', '.join(VERIFY_MODES)}, not {self.verify!r}")
         if self.resume not in ("auto", "require", "never"):
             raise ConfigError(f"resume must be 'auto', 'require' or 'never', not {self.resume!r}")
         if self.max_attempts < 1:
             raise ConfigError("max_attempts must be at least 1")
+        for name in ("bundle_size", "concurrency", "verify_chunk", "verify_concurrency", "verify_sample"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
+        if self.max_rejected < 0:
+            raise ConfigError("max-rejected must not be negative")
 
 
 @dataclass(frozen=True)
@@ -101,6 +122,10 @@ class JobConfig:
     ndjson_memory_ids: int = 100_000
     parquet: bool = True
     parquet_row_group: int = 10_000
+    # The shipped analyst tables (claim_item, eob_item_adjudication, ...: etl.stage.tables) staged
+    # with every batch beside the per-type ones; and the analyst's own ViewDefinitions (files or folders).
+    analyst_tables: bool = True
+    user_views: tuple[str, ...] = ()
     transaction_time: str | None = None
     source_timezone: str | None = None  # IANA zone for source timestamps that carry none
     x12_validate: bool = False
@@ -112,6 +137,11 @@ class JobConfig:
     duplicate_control: str = "convert"
     ccda_max_bytes: int = 50 * 1024 * 1024  # larger C-CDA documents are rejected before parsing
     ccda_embed_document: bool = True  # keep the original CDA (base64) in a DocumentReference
+    # DICOM: the WADO-RS base URL files' studies are retrievable from (their Endpoint; DICOMweb inputs
+    # name their own), and the StudyDate window a DICOMweb input is searched for (ISO dates, inclusive)
+    dicom_endpoint: str | None = None
+    dicom_since: str | None = None
+    dicom_until: str | None = None
     run_id: str | None = None  # who writes this output (default: the output folder); a re-run is not a re-send
     file_mode: int = 0o640  # permission bits of every output file (folders: the same plus x; owner rwx)
     follow_symlinks: bool = False  # follow symlinks in input folders that lead outside the folder

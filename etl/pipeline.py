@@ -30,13 +30,14 @@ from etl.fhir.context import MappingContext
 from etl.fhir.outcome import issue, to_fhir_operation_outcome
 from etl.progress import Reporter
 from etl.sources.base import Unit
-from etl.sources.inputs import InputFile, expand_inputs
+from etl.sources.inputs import InputFile, expand_inputs, is_url, url_input
 from etl.sources.registry import detect, new_source
 from etl.stage.manifest import build_manifest
 from etl.stage.ndjson import REPLACED, NdjsonSink, dumps_line
 from etl.stage.output import StepHook, fresh_staging, publish
 from etl.stage.parquet import ndjson_to_parquet
-from etl.stage.views import load_views
+from etl.stage.tables import table_views, write_tables
+from etl.stage.views import View, load_views
 from etl.state import open_state
 from etl.summary import FileSummary, RunSummary
 
@@ -51,7 +52,7 @@ _NOT_PER_UNIT = (OSError, MemoryError, FhirflowError)
 
 
 def convert(
-    inputs: Sequence[Path],
+    inputs: Sequence[Path | str],
     out: Path,
     config: JobConfig,
     *,
@@ -64,7 +65,13 @@ def convert(
     ``on_publish_step`` is called before each step of :func:`etl.stage.output.publish` (tests kill
     the process there)."""
     summary = RunSummary()
-    files = expand_inputs(inputs, follow_symlinks=config.follow_symlinks, skipped=summary.entries_skipped)
+    # Every view is compiled before anything is read: a bad one stops the run here (exit 2).
+    tables = table_views(config) if config.parquet else []
+    views = load_views() if config.parquet else {}
+    urls = [str(i) for i in inputs if is_url(i)]
+    files = expand_inputs([Path(i) for i in inputs if not is_url(i)], follow_symlinks=config.follow_symlinks,
+                          skipped=summary.entries_skipped)
+    files += [url_input(u) for u in urls]
     staging = _new_generation(out)
     if config.run_id is None:
         # A re-run into the same folder is the same run: ledgers must not treat it as a re-send.
@@ -73,7 +80,8 @@ def convert(
     progress = progress or _Silent()
     progress.start([f.path for f in files])
     try:
-        return _convert(files, out, staging, summary, config, state, progress, format_name, on_publish_step)
+        return _convert(files, out, staging, summary, config, state, progress, format_name, on_publish_step,
+                        views, tables)
     finally:
         progress.close()
         if state is not None:
@@ -82,7 +90,7 @@ def convert(
 
 def _convert(files: list[InputFile], out: Path, staging: Path, summary: RunSummary, config: JobConfig,
              state: StateStore | None, progress: Reporter, format_name: str | None,
-             on_publish_step: StepHook | None) -> RunSummary:
+             on_publish_step: StepHook | None, views: dict[str, View], tables: list[View]) -> RunSummary:
     fhir = NdjsonSink(staging / "fhir", config.ndjson_max_bytes, config.ndjson_memory_ids)
     errors = NdjsonSink(staging / "errors", config.ndjson_max_bytes, config.ndjson_memory_ids)
     warnings = NdjsonSink(staging / "warnings", config.ndjson_max_bytes, config.ndjson_memory_ids)
@@ -95,6 +103,15 @@ def _convert(files: list[InputFile], out: Path, staging: Path, summary: RunSumma
     gc.set_threshold(max(gc_threshold[0], 50_000), *gc_threshold[1:])
     try:
         _convert_files(files, format_name, config, state, summary, used, ctx, (fhir, errors, warnings), progress)
+        for source in list(used.values()):
+            if hasattr(source, "after_files"):
+                _after_files(source, files, summary, ctx, config, (fhir, errors, warnings))
+    except BaseException:
+        for source in used.values():
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+        raise
     finally:
         gc.set_threshold(*gc_threshold)
 
@@ -103,17 +120,21 @@ def _convert(files: list[InputFile], out: Path, staging: Path, summary: RunSumma
     warning_files = warnings.close()
     _release_memory()
     outputs: dict[str, list[tuple[str, int]]] = {}
-    views = load_views() if config.parquet else {}
     if config.parquet:
-        progress.phase("parquet", sum(len(parts) for parts in written.values()))
+        progress.phase("parquet", sum(len(parts) for parts in written.values()) + 1)
     for rtype, parts in written.items():
         for i, (p, count) in enumerate(parts):
             summary.resources[rtype] += count
             outputs.setdefault(rtype, []).append((f"fhir/{p.name}", count))
             if config.parquet:
                 dst = staging / "parquet" / rtype / f"part-{i:03d}.parquet"
-                ndjson_to_parquet(p, dst, views.get(rtype), config.parquet_row_group)
+                ndjson_to_parquet(p, dst, views.get(rtype), config.parquet_row_group, run=config.run_id or "")
                 progress.step()
+    table_parts: dict[str, list[tuple[str, int]]] = {}
+    if config.parquet:
+        table_parts = write_tables(tables, {t: [(p, n) for p, n in parts] for t, parts in written.items()},
+                                   staging / "parquet", config.run_id or "", config.file_mode)
+        progress.step()
     err_list = [(f"errors/{p.name}", n) for parts in error_files.values() for p, n in parts]
     summary.errors = sum(n for _, n in err_list)
     doc = build_manifest(
@@ -122,6 +143,9 @@ def _convert(files: list[InputFile], out: Path, staging: Path, summary: RunSumma
         err_list,
         summary.to_dict(),
     )
+    doc["extension"]["https://fhirflow.dev/tables"] = [
+        {"table": name, "url": rel, "count": n} for name, parts in table_parts.items() for rel, n in parts
+    ]
     doc["extension"]["https://fhirflow.dev/warnings"] = [
         {"url": f"warnings/{p.name}", "count": n} for parts in warning_files.values() for p, n in parts
     ]
@@ -161,7 +185,7 @@ def _convert_files(
                                                  "are read, and this one was not opened", Location(item.name)), ctx)
             continue
         try:
-            fs.format = format_name or detect(path)
+            fs.format = "dicom" if item.url else format_name or detect(path)
         except InputError as exc:
             _reject(errors, fs, exc, ctx)
             continue
@@ -174,7 +198,7 @@ def _convert_files(
         progress.file(index, path, fs.format)
         read = 0
         try:
-            for unit in source.read(path, config):
+            for unit in source.read_url(item.url, config) if item.url else source.read(path, config):
                 read += 1
                 progress.unit(_convert_unit(unit, source, fs, ctx, config, fhir, errors, warnings))
                 # Let the unit's record (an X12 transaction set holds up to 5,000 claims of segments)
@@ -188,6 +212,35 @@ def _convert_files(
             err = _internal(exc, f"reading the file after its first {read} unit(s)", fs.name)
             _reject(errors, fs, err.at(Location(fs.name, f"after unit {read}")), ctx)
         log.info("converted %s: %d/%d units, %d rejected", fs.name, fs.succeeded, fs.attempted, fs.rejected)
+
+
+def _after_files(source: Any, files: list[InputFile], summary: RunSummary, ctx: MappingContext, config: JobConfig,
+                 sinks: tuple[NdjsonSink, NdjsonSink, NdjsonSink]) -> None:
+    """The units a source makes once every file was read (the DICOM source: one per study touched,
+    holding every instance known of it). Each maps like any unit; its error or warnings record and
+    its counts go to the input that last contributed to it (``unit.location.file`` is that input's
+    path), so a study that cannot be mapped quarantines that input."""
+    fhir, errors, warnings = sinks
+    by_path = {f.url or str(f.path): fs for f, fs in zip(files, summary.files, strict=True)}
+    try:
+        for unit in source.after_files(config):
+            fs = by_path.get(unit.location.file) or summary.files[-1]
+            scratch = FileSummary(name=fs.name)
+            _convert_unit(unit, source, scratch, ctx, config, fhir, errors, warnings)
+            # A study that converted is not a unit of the file: only its rejection and warnings count.
+            fs.attempted += scratch.rejected
+            fs.rejected += scratch.rejected
+            fs.warnings += scratch.warnings
+            for rtype, n in scratch.superseded.items():
+                fs.superseded[rtype] = fs.superseded.get(rtype, 0) + n
+    except _NOT_PER_UNIT:
+        raise
+    except Exception as exc:  # a bug assembling the studies: the last input carries the record
+        if not summary.files:
+            raise
+        fs = summary.files[-1]
+        err = _internal(exc, "assembling the studies read", fs.name)
+        _reject(errors, fs, err.at(Location(fs.name, "after all files")), ctx)
 
 
 class _Silent:

@@ -13,6 +13,7 @@ import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -55,6 +56,7 @@ _CONVERT = """
 import os
 import sys
 from pathlib import Path
+from typing import Any
 import etl
 from etl.config import JobConfig
 from etl.pipeline import convert
@@ -223,3 +225,14 @@ def s3(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     fs.mkdir(bucket)
     yield f"s3://{bucket}"
     fsspec.filesystem("s3").clear_instance_cache()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """SQL-on-FHIR v2 suite: passes per file (tests/fhir/test_fhirpath_views.py)."""
+    mod = sys.modules.get("tests.fhir.test_fhirpath_views") or sys.modules.get("test_fhirpath_views")
+    results = getattr(mod, "SUITE_RESULTS", None)
+    if not results:
+        return
+    terminalreporter.section("SQL-on-FHIR v2 suite, passes per file")
+    for name, (passed, total) in sorted(results.items()):
+        terminalreporter.write_line(f"{name:24} {passed}/{total}")

@@ -1,10 +1,11 @@
 """A small FHIRPath subset: what SQL-on-FHIR v2 ViewDefinitions in ``schemas/views`` need.
 
 Supported: member navigation (choice types via ``value.ofType(Quantity)``), indexers ``[0]``,
-literals (string, number, boolean), ``%constants``, ``= != > < >= <=``, ``and or``, ``not()``,
-``+`` (string concatenation), and the functions ``first last exists empty count join where ofType
-extension getResourceKey getReferenceKey``. Anything else raises :class:`ConfigError` when the view
-is compiled, never while rows are produced.
+literals (string, number, boolean, ``{}``), ``%constants`` and ``%rowIndex``, ``= != > < >= <=``, ``and or``,
+``not()``, ``|`` (union), arithmetic ``+ - * / div mod`` (``+`` and ``&`` on strings concatenate), and
+the functions ``first last exists empty count join where ofType extension getResourceKey
+getReferenceKey lowBoundary highBoundary`` (the boundaries in :mod:`etl.fhir.boundary`). Anything
+else raises :class:`ConfigError` when the view is compiled, never while rows are produced.
 
 Spec: https://build.fhir.org/ig/FHIR/sql-on-fhir-v2/ (shareable FHIRPath subset).
 """
@@ -13,19 +14,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from etl.errors import ConfigError
+from etl.fhir.boundary import bound
 
 Coll = list[Any]
 Expr = Callable[[Coll, dict[str, Any]], Coll]
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<num>\d+(?:\.\d+)?)|(?P<const>%[A-Za-z_]\w*)"
-    r"|(?P<id>\$this|[A-Za-z_]\w*|`[^`]+`)|(?P<op>!=|>=|<=|[.()\[\],=<>+|]))"
+    r"|(?P<id>\$this|[A-Za-z_]\w*|`[^`]+`)|(?P<op>!=|>=|<=|\{\s*\}|[.()\[\],=<>+\-*/&|]))"
 )
 _FUNCS = {"first", "last", "exists", "empty", "count", "join", "where", "ofType", "extension",
-          "getResourceKey", "getReferenceKey", "not"}
+          "getResourceKey", "getReferenceKey", "not", "lowBoundary", "highBoundary"}
+# Environment variables every view has (SQL-on-FHIR v2 "Environment Variables").
+BUILTIN_CONSTANTS = frozenset({"rowIndex"})
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -98,19 +103,43 @@ class _Parser:
             left = _logic(left, self.cmp(), all)
         return left
 
+    # FHIRPath precedence, loosest first: or, and, = !=, < > <= >=, |, + - &, * / div mod.
     def cmp(self) -> Expr:
+        left = self.ineq()
+        while self.peek() in ("=", "!="):
+            left = _binary(self.take()[1], left, self.ineq())
+        return left
+
+    def ineq(self) -> Expr:
+        left = self.union()
+        while self.peek() in (">", "<", ">=", "<="):
+            left = _binary(self.take()[1], left, self.union())
+        return left
+
+    def union(self) -> Expr:
         left = self.add()
-        op = self.peek()
-        if op in ("=", "!=", ">", "<", ">=", "<="):
-            self.take()
-            return _binary(op, left, self.add())
+        while self.peek() == "|":
+            left = _binary(self.take()[1], left, self.add())
         return left
 
     def add(self) -> Expr:
-        left = self.path()
-        while self.peek() in ("+", "|"):
-            left = _binary(self.take()[1], left, self.path())
+        left = self.mul()
+        while self.peek() in ("+", "-", "&"):
+            left = _binary(self.take()[1], left, self.mul())
         return left
+
+    def mul(self) -> Expr:
+        left = self.unary()
+        while self.peek() in ("*", "/", "div", "mod"):
+            left = _binary(self.take()[1], left, self.unary())
+        return left
+
+    def unary(self) -> Expr:
+        if self.peek() == "-":
+            self.take()
+            inner = self.path()
+            return lambda c, env: [-v for v in inner(c, env) if isinstance(v, (int, float, Decimal))]
+        return self.path()
 
     def path(self) -> Expr:
         expr = self.term()
@@ -134,7 +163,8 @@ class _Parser:
             s = val[1:-1].replace("\\'", "'")
             return lambda c, env: [s]
         if kind == "num":
-            n: Any = float(val) if "." in val else int(val)
+            # A decimal literal keeps its digits (0.1 + 0.2 = 0.3, as FHIRPath's decimal is exact).
+            n: Any = Decimal(val) if "." in val else int(val)
             return lambda c, env: [n]
         if kind == "const":
             name = val[1:]
@@ -145,6 +175,8 @@ class _Parser:
             return e
         if val == "$this":
             return lambda c, env: c
+        if val.startswith("{"):  # {}: the empty collection (a null column in a unionAll branch)
+            return lambda c, env: []
         if val in ("true", "false"):
             b = val == "true"
             return lambda c, env: [b]
@@ -204,7 +236,22 @@ def _function(name: str, base: Expr, args: list[Expr], raw: list[str]) -> Expr:
             # ofType on a choice element: re-navigate the parent with the typed name.
             return [v for x in base(c, env) for v in ([x] if _is_type(x, type_name) else [])]
 
-        return _retarget_choice(base, type_name) or of_type
+        return _retarget_choice(base, type_name) or _Typed(of_type, type_name)
+    if name in ("lowBoundary", "highBoundary"):
+        hint = _type_hint(base)
+        precision = args[0] if args else None
+
+        def boundary(c: Coll, env: dict[str, Any], high: bool = name == "highBoundary") -> Coll:
+            p = precision(c, env) if precision is not None else []
+            digits = p[0] if p and isinstance(p[0], int) else None
+            out = []
+            for x in base(c, env):
+                b = bound(x, hint, high, digits)
+                if b is not None:
+                    out.append(b)
+            return out
+
+        return boundary
     if name == "getResourceKey":
         return lambda c, env: [x["id"] for x in base(c, env) if isinstance(x, dict) and "id" in x]
     if name == "getReferenceKey":
@@ -249,12 +296,27 @@ def _navigate(items: Coll, name: str) -> Coll:
     return out
 
 
+class _Typed:
+    """``base.ofType(T)``: remembers ``T`` so a following function (``lowBoundary``) knows a
+    ``dateTime`` from a ``date`` of the same text."""
+
+    def __init__(self, run: Expr, type_name: str) -> None:
+        self.run, self.type_name = run, type_name
+
+    def __call__(self, c: Coll, env: dict[str, Any]) -> Coll:
+        return self.run(c, env)
+
+
+def _type_hint(base: Expr) -> str | None:
+    return base.type_name if isinstance(base, _Typed) else None
+
+
 def _retarget_choice(base: Expr, type_name: str) -> Expr | None:
     if not isinstance(base, _Member):
         return None
     parent, elem = base.parent, base.name
-    return lambda c, env: [v for item in parent(c, env) if isinstance(item, dict)
-                           for v in _choice(item, elem, type_name)]
+    return _Typed(lambda c, env: [v for item in parent(c, env) if isinstance(item, dict)
+                                  for v in _choice(item, elem, type_name)], type_name)
 
 
 def _is_type(x: Any, type_name: str) -> bool:
@@ -266,7 +328,7 @@ def _is_type(x: Any, type_name: str) -> bool:
     if t == "boolean":
         return isinstance(x, bool)
     if t == "decimal":
-        return isinstance(x, (int, float)) and not isinstance(x, bool)
+        return isinstance(x, (int, float, Decimal)) and not isinstance(x, bool)
     return isinstance(x, dict) and x.get("resourceType") == type_name
 
 
@@ -282,11 +344,50 @@ def _binary(op: str, a: Expr, b: Expr) -> Expr:
         x, y = a(c, env), b(c, env)
         if op == "|":
             return x + y
-        if op == "+":
-            return ["".join(str(v) for v in x + y)]
+        if op == "&":  # concatenation that treats empty as ''
+            return ["".join(str(v) for v in x[:1] + y[:1])]
+        if op in ARITHMETIC:
+            return _arith(op, x, y)
         return _compare(op, x, y)
 
     return run
+
+
+ARITHMETIC = frozenset({"+", "-", "*", "/", "div", "mod"})
+_Number = (int, float, Decimal)
+
+
+def _arith(op: str, a: Coll, b: Coll) -> Coll:
+    """FHIRPath math on singletons: empty in, empty out; ``+`` on two strings concatenates;
+    ``/`` is always a decimal (``3 / 2`` is 1.5), dividing by zero is empty, as the spec says."""
+    if len(a) != 1 or len(b) != 1:
+        return []
+    x, y = a[0], b[0]
+    if op == "+" and isinstance(x, str) and isinstance(y, str):
+        return [x + y]
+    if not isinstance(x, _Number) or not isinstance(y, _Number) or isinstance(x, bool) or isinstance(y, bool):
+        return []
+    if isinstance(x, float) or isinstance(y, float):  # JSON numbers: exact through their shortest digits
+        x, y = _exact(x), _exact(y)
+    if op == "+":
+        r: Any = x + y
+    elif op == "-":
+        r = x - y
+    elif op == "*":
+        r = x * y
+    elif y == 0:
+        return []
+    elif op == "/":
+        r = Decimal(x) / Decimal(y)
+    elif op == "div":
+        r = int(Decimal(x) // Decimal(y))
+    else:
+        r = x % y
+    return [r]
+
+
+def _exact(v: Any) -> Any:
+    return Decimal(repr(v)) if isinstance(v, float) else v
 
 
 def _truth(coll: Coll) -> bool:
@@ -326,7 +427,7 @@ def compile_path(text: str, constants: set[str] | None = None) -> Expr:
     parser = _Parser(text)
     if constants is not None:
         for kind, val in parser.toks:
-            if kind == "const" and val[1:] not in constants:
+            if kind == "const" and val[1:] not in constants and val[1:] not in BUILTIN_CONSTANTS:
                 raise ConfigError(f"FHIRPath: constant {val} is not defined in the view")
     expr = parser.parse()
     steps = _plain_chain(parser.toks)

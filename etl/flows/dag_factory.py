@@ -45,9 +45,13 @@ def _config(params: dict[str, Any], transaction_time: str | None) -> Any:
         duplicate_control=params.get("duplicate_control") or "convert",
         transaction_time=transaction_time,
         source_timezone=params.get("source_timezone") or None,
+        analyst_tables=bool(params.get("analyst_tables", True)),
+        user_views=tuple(p for p in str(params.get("views") or "").split(os.pathsep) if p),
         load=ImportConfig(fhir_url=params["fhir_url"], max_retry_after_s=float(params["max_retry_after_s"]),
                           timeout_s=float(params["import_timeout_s"]), publish_host=params["publish_host"],
                           advertise_host=params.get("advertise_host") or None,
+                          dialect=params.get("dialect") or "hapi", bundle_size=int(params.get("bundle_size") or 500),
+                          concurrency=int(params.get("load_concurrency") or 2),
                           # a deployment's choice, not a run's: only the environment can open the publisher
                           publish_allow_remote=os.environ.get("FHIRFLOW_PUBLISH_ALLOW_REMOTE") == "1"),
     )
@@ -90,8 +94,17 @@ def build_file_dag(
                            description="run-state database URL (default: <root>/state.db, SQLite); "
                                        "PostgreSQL for workers on several hosts"),
         "batch_files": Param(50, type="integer", minimum=1),
+        "analyst_tables": Param(True, type="boolean",
+                                description="stage the shipped analyst tables (claim_item, eob_total, ...) per batch"),
+        "views": Param(os.environ.get("FHIRFLOW_VIEWS", ""), type="string",
+                       description="your own ViewDefinitions: folders or files (separated by ':'), staged per batch"),
         "max_retry_after_s": Param(30, type="number", minimum=0),
         "import_timeout_s": Param(3600, type="number", minimum=1),
+        "dialect": Param(os.environ.get("FHIRFLOW_DIALECT", "hapi"), enum=["hapi", "transaction", "batch"],
+                         description="how the load task loads: $import (hapi), or transaction / batch "
+                                     "Bundles of PUTs for servers without $import"),
+        "bundle_size": Param(500, type="integer", minimum=1, description="transaction/batch: PUTs per Bundle"),
+        "load_concurrency": Param(2, type="integer", minimum=1, description="transaction/batch: Bundles in flight"),
     }
     with DAG(
         dag_id=dag_id,
@@ -114,9 +127,17 @@ def build_file_dag(
         def claim_task() -> list[dict[str, Any]]:
             from pathlib import Path
 
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from etl.errors import ConfigError
             from etl.flows.tasks import claim_batches
+            from etl.stage.tables import table_views
 
             params = get_current_context()["params"]
+            try:  # a bad view fails the run at its start, before any file is claimed
+                table_views(_config(params, None))
+            except ConfigError as exc:
+                raise AirflowFailException(str(exc)) from exc
             run_id, _, _ = _run_key()
             return claim_batches(Path(params["root"]), fmt, run_id, max_files=int(params["batch_files"]))
 
@@ -171,6 +192,12 @@ def build_file_dag(
                 raise AirflowFailException(
                     f"{moved['rejected_units']} unit(s) rejected in {moved['quarantined']} file(s); "
                     f"inputs and error records are in quarantine/{fmt}/{day}/ (the rest was loaded)")
+            refused = [r for r in loaded if r.get("rejected")]
+            if refused:  # transaction/batch dialects: the server refused some resources
+                raise AirflowFailException(
+                    f"the FHIR server refused {sum(sum(r['rejected'].values()) for r in refused)} resource(s); "
+                    "error records: " + ", ".join(f"{r['out']}/{r['errors_file']}" for r in refused)
+                    + " (the rest was loaded)")
             return moved
 
         batches = claim_task()

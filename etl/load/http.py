@@ -121,8 +121,12 @@ class Sender:
             raise _Transient(f"HTTP {response.status_code}", response)
         return response
 
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt + 1``: exponential from ``backoff_base_s``, at most 60."""
+        return float(min(self.config.backoff_base_s * 2 ** (attempt - 1), 60.0))
+
     def _wait(self, state: tenacity.RetryCallState) -> float:
-        backoff = float(min(self.config.backoff_base_s * 2 ** (state.attempt_number - 1), 60.0))
+        backoff = self.backoff(state.attempt_number)
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Transient) and exc.response is not None:
             return retry_after(exc.response, backoff, max(self.config.max_retry_after_s, 1.0))

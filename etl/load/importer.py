@@ -1,35 +1,34 @@
 """Load a converted folder into a FHIR server: publish, kick off ``$import``, poll, verify.
 
 :func:`import_folder` is the ``fhirflow import`` command and the DAGs' load task. It raises
-:class:`TransientLoadError` for faults worth retrying (Airflow retries the task) and
+:class:`TransientLoadError` for faults its HTTP client could not ride out (a re-run resumes the
+open job from its receipt: :mod:`etl.load.resume`) and
 :class:`PermanentLoadError` for the rest; on success every resource of the manifest is on the server
 (verified by id, so a re-load of the same folder verifies the same way and never duplicates).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from etl.config import ImportConfig, JobConfig
-from etl.errors import ConfigError, PermanentLoadError
+from etl.config import JobConfig
+from etl.errors import ConfigError, LoadError, PermanentLoadError
 from etl.load import jobs, preflight
 from etl.load.dialects import get_dialect
-from etl.load.dialects.base import ImportDialect, ImportInput, PollState
-from etl.load.dialects.smart import MANIFEST
-from etl.load.http import Sender, raise_for_permanent
-from etl.load.jobs import bulk_manifest
-from etl.load.publish import Publisher, new_credential
+from etl.load.dialects.base import LoadContext, LoadInput
+from etl.load.http import Sender
 from etl.load.resume import make_client, resumable_receipt
+from etl.load.verify import verify
 from etl.stage.manifest import read_manifest
-from etl.stage.ndjson import read_ndjson
+from etl.stage.ndjson import dumps_line
 from etl.stage.output import current_generation
 from etl.state import open_state
 from etl.state.store import now
@@ -39,67 +38,45 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VERIFY_CHUNK = 100
+LOAD_ERRORS = "OperationOutcome.load.ndjson"  # in errors/: the resources the server refused
 
 
 @dataclass
 class ImportReport:
-    """What a load did: the job's status URL, resources sent and found per type."""
+    """What a load did: the job's status URL, resources sent, refused and found per type."""
 
+    dialect: str = ""
     status_url: str = ""
     sent: dict[str, int] = field(default_factory=dict)
     found: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)  # refused by the server: error records
+    errors_file: str = ""  # where those are, relative to the folder
     polls: int = 0
+    requests: int = 0
     message: str = ""
     loaded_interchanges: int = 0  # X12 interchanges this load marked loaded in the ledger
-    server_counts: dict[str, int] = field(default_factory=dict)  # what the server said it imported, per type
+    server_counts: dict[str, int] = field(default_factory=dict)  # what a bulk job said it imported, per type
     server_errors: list[str] = field(default_factory=list)  # its error NDJSON, kept under errors/server/
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status_url": self.status_url, "sent": self.sent, "found": self.found, "polls": self.polls,
-                "loaded_interchanges": self.loaded_interchanges, "server_counts": self.server_counts,
-                "server_errors": self.server_errors}
+        return {"dialect": self.dialect, "status_url": self.status_url, "sent": self.sent, "found": self.found,
+                "rejected": self.rejected, "errors_file": self.errors_file, "polls": self.polls,
+                "requests": self.requests, "loaded_interchanges": self.loaded_interchanges,
+                "server_counts": self.server_counts, "server_errors": self.server_errors}
 
     def render(self) -> str:
         width = max((len(t) for t in self.sent), default=8)
-        lines = [f"{'type':<{width}} {'sent':>9} {'on server':>9}"]
-        lines += [f"{t:<{width}} {n:>9} {self.found.get(t, 0):>9}" for t, n in sorted(self.sent.items())]
+        lines = [f"{'type':<{width}} {'sent':>9} {'refused':>9} {'on server':>9}"]
+        lines += [f"{t:<{width}} {n:>9} {self.rejected.get(t, 0):>9} {self.found.get(t, 0):>9}"
+                  for t, n in sorted(self.sent.items())]
+        if self.rejected:
+            lines.append(f"{sum(self.rejected.values())} resource(s) refused by the server: see {self.errors_file}")
+        short = {t: n for t, n in self.server_counts.items() if n < self.sent.get(t, 0)}
+        if short:
+            lines.append("the server reported importing fewer: " + ", ".join(f"{t} {n}" for t, n in sorted(short.items())))
         if self.server_errors:
             lines.append(f"the server reported errors: {', '.join(self.server_errors)}")
         return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def _published(folder: Path, cfg: ImportConfig, entries: list[dict[str, Any]], credential: tuple[str, str] | None,
-               documents: dict[str, bytes], manifest: bool) -> Iterator[tuple[str, dict[str, str]]]:
-    """Where the server fetches the job's files: (base URL, {relative path: URL} where a file has its
-    own URL). ``public_base_url``; or object storage with pre-signed URLs (``publish_url``); or this
-    job's own publisher (only these files and ``documents``, only with ``credential``, only until
-    the job ends). ``manifest``: also publish a Bulk Data manifest of the files (``MANIFEST``)."""
-    files = [o["url"] for o in entries]
-    if cfg.public_base_url:
-        yield cfg.public_base_url.rstrip("/"), {}
-        return
-    if cfg.publish_url:
-        from etl.load.storage import PresignedPublisher
-
-        def manifest_doc(urls: dict[str, str]) -> dict[str, bytes]:
-            inputs = [ImportInput(o["type"], urls[o["url"]], int(o["count"])) for o in entries]
-            return {MANIFEST: bulk_manifest(inputs, f"{cfg.fhir_url.rstrip('/')}/$import")} if manifest else {}
-
-        with PresignedPublisher(folder, files, cfg.publish_url, cfg.presign_seconds, manifest_doc) as published:
-            yield published
-        return
-    tls = (Path(cfg.publish_tls[0]), Path(cfg.publish_tls[1])) if cfg.publish_tls else None
-    with Publisher(folder, cfg.publish_host, cfg.publish_port, files=files, credential=credential,
-                   allow_remote=cfg.publish_allow_remote, tls=tls, documents=documents) as base:
-        if cfg.advertise_host:
-            scheme, port = base.split("://", 1)[0], base.rsplit(":", 1)[1]
-            base = f"{scheme}://{cfg.advertise_host}:{port}"
-        if manifest:
-            inputs = [ImportInput(o["type"], f"{base}/{o['url']}", int(o["count"])) for o in entries]
-            documents[MANIFEST] = bulk_manifest(inputs, f"{cfg.fhir_url.rstrip('/')}/$import")
-        yield base, {}
 
 
 def import_folder(
@@ -140,61 +117,74 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
     base = cfg.fhir_url.rstrip("/")
     output = str(output_folder.resolve())
     run_id = config.run_id or output
-    report = ImportReport()
-    entries = [o for o in manifest.get("output", []) if o.get("count", 0) > 0]
-    for o in entries:
-        report.sent[o["type"]] = report.sent.get(o["type"], 0) + int(o["count"])
-    if not entries:
+    report = ImportReport(dialect=cfg.dialect)
+    inputs = [LoadInput(o["type"], o["url"], int(o["count"])) for o in manifest.get("output", []) if o.get("count", 0) > 0]
+    for i in inputs:
+        report.sent[i.type] = report.sent.get(i.type, 0) + i.count
+    _write_rejections(folder, [], config.file_mode)  # what a previous load of this folder refused is stale now
+    if not inputs:
         report.message = "nothing to import"
         if state is not None:
             receipt = state.receipts.start(output, run_id, base, "", {}, now())
             report.loaded_interchanges = state.receipts.complete(receipt, {}, report.message, now())
         return report
-    dialect = get_dialect(cfg.dialect, cfg)
-    resumed = resumable_receipt(state, output, base, cfg)
-    if resumed is None:
+    loader = get_dialect(cfg.dialect, cfg)
+    flavour = getattr(loader, "flavour", None)  # the bulk $import dialects
+    resumed = resumable_receipt(state, output, base, cfg) if flavour is not None else None
+    if flavour is not None and resumed is None:
+        # Pre-flight, before anything is sent: the server's rules (etl.load.preflight), exit 2 on a violation
         others = [r.output for r in state.receipts.open_at(base) if r.output != output] if state else []
-        checked = preflight.check(folder, entries, dialect, cfg, others)
+        entries = [{"type": i.type, "url": i.path, "count": i.count} for i in inputs]
+        checked = preflight.check(folder, entries, flavour, cfg, others)
         checked.raise_if_failed()
-        rank = {t: i for i, t in enumerate(checked.order)}
-        entries.sort(key=lambda o: (rank.get(o["type"], len(rank)), o["url"]))
+        rank = {t: n for n, t in enumerate(checked.order)}
+        inputs.sort(key=lambda i: (rank.get(i.type, len(rank)), i.path))  # referenced types first
     own_client = client is None
-    http = client or make_client(cfg)
+    http = client or make_client(cfg, limits=httpx.Limits(max_connections=max(cfg.concurrency, cfg.verify_concurrency) + 2))
     sender = Sender(http, cfg, sleep=sleep)
+    receipt = resumed.id if resumed is not None else 0
+    if resumed is not None:
+        report.status_url = resumed.status_url
+
+    def started(status_url: str) -> None:
+        nonlocal receipt
+        report.status_url = status_url
+        if state is not None:
+            receipt = state.receipts.start(output, run_id, base, status_url, report.sent, now())
+
+    def failed(error: LoadError) -> LoadError:
+        if state is not None and receipt:
+            state.receipts.fail(receipt, str(error), now())
+        return error
+
+    ctx = LoadContext(folder, inputs, base, cfg, sender, sleep, clock, started, config.id_salt,
+                      resume_url=resumed.status_url if resumed is not None else "")
     try:
-        if resumed is not None:  # the job is already on the server: poll it, never kick off twice
-            report.status_url, receipt = resumed.status_url, resumed.id
-            log.info("resuming the open $import job of this output: %s", report.status_url)
-            final = _await(sender, dialect, report, cfg, sleep, clock, state, receipt)
-        else:
-            # A fresh secret per job for the built-in publisher: the server presents it when it fetches
-            # (HAPI: storageDetail.credentialHttpBasic); it is never logged or stored.
-            credential = None if cfg.public_base_url or cfg.publish_url else new_credential()
-            needs_manifest = bool(getattr(dialect, "needs_manifest", False))
-            with _published(folder, cfg, entries, credential, {}, needs_manifest) as (files_base, urls):
-                inputs = [ImportInput(o["type"], urls.get(o["url"], f"{files_base}/{o['url']}"), int(o["count"]))
-                          for o in entries]
-                if MANIFEST in urls:  # a pre-signed manifest has its own URL
-                    dialect.manifest_url = urls[MANIFEST]  # type: ignore[attr-defined]
-                report.status_url = jobs.kick_off(sender, dialect, base, inputs, files_base + "/", credential)
-                log.info("$import accepted; polling %s", report.status_url)
-                receipt = state.receipts.start(output, run_id, base, report.status_url, report.sent, now()) if state else 0
-                final = _await(sender, dialect, report, cfg, sleep, clock, state, receipt)
-        report.server_counts = dict(final.counts)
-        report.server_errors = jobs.keep_errors(sender, final.errors, folder, config.file_mode)
-        if cfg.verify == "ids":
-            report.found = verify_ids(sender, base, folder, manifest)
-            missing = {t: n - report.found.get(t, 0) for t, n in report.sent.items() if report.found.get(t, 0) < n}
+        try:
+            result = loader.load(ctx)
+        except PermanentLoadError as exc:
+            raise failed(exc) from None
+        report.polls, report.message, report.requests = result.polls, result.message, result.requests
+        report.rejected = dict(result.rejected)
+        report.errors_file = _write_rejections(folder, result.rejections, config.file_mode)
+        report.server_counts = dict(result.server_counts)
+        report.server_errors = jobs.keep_errors(sender, result.server_errors, folder, config.file_mode)
+        if cfg.verify != "none":
+            report.found = verify(sender, base, folder, inputs, cfg, set(result.refused))
+            expected = {t: n - report.rejected.get(t, 0) for t, n in report.sent.items()}
+            missing = {t: n - report.found.get(t, 0) for t, n in expected.items() if report.found.get(t, 0) < n}
             if missing:
-                error = PermanentLoadError(
-                    "the import job completed but resources are missing on the server: "
+                raise failed(PermanentLoadError(
+                    "the load completed but resources are missing on the server: "
                     + ", ".join(f"{t} {n}" for t, n in sorted(missing.items()))
                     + (f" (server said: {report.message})" if report.message else "")
-                    + (f"; its error files: {', '.join(report.server_errors)}" if report.server_errors else ""))
-                if state is not None:
-                    state.receipts.fail(receipt, str(error), now())
-                raise error
-            if state is not None:
+                    + (f"; its error files: {', '.join(report.server_errors)}" if report.server_errors else "")))
+            if state is not None and report.rejected:
+                # Not all of the folder is on the server: its interchanges must not be marked loaded,
+                # so a re-send converts and loads again (PUTs and $import upsert: nothing doubles).
+                state.receipts.fail(receipt, f"{sum(report.rejected.values())} resource(s) refused by the server: "
+                                             f"see {report.errors_file}", now())
+            elif state is not None:
                 report.loaded_interchanges = state.receipts.complete(receipt, report.found, report.message, now())
         elif state is not None:
             state.receipts.unverified(receipt, report.message, now())
@@ -204,33 +194,18 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
     return report
 
 
-def _await(sender: Sender, dialect: ImportDialect, report: ImportReport, cfg: ImportConfig,
-           sleep: Callable[[float], None], clock: Callable[[], float], state: StateStore | None,
-           receipt: int) -> PollState:
-    """Poll the job to its end; a failure closes the receipt as failed."""
-    try:
-        final, report.polls = jobs.poll(sender, dialect, report.status_url, cfg, sleep, clock)
-    except PermanentLoadError as exc:
-        if state is not None:
-            state.receipts.fail(receipt, str(exc), now())
-        raise
-    report.message = final.message
-    return final
-
-
-def verify_ids(sender: Sender, base: str, folder: Path, manifest: dict[str, Any]) -> dict[str, int]:
-    """Count, per type, how many of the folder's resource ids the server has (``_id`` search)."""
-    found: dict[str, int] = {}
-    for o in manifest.get("output", []):
-        rtype = o["type"]
-        ids = [r["id"] for r in read_ndjson(folder / o["url"]) if r.get("id")]
-        for i in range(0, len(ids), VERIFY_CHUNK):
-            chunk = ids[i : i + VERIFY_CHUNK]
-            response = sender.send(
-                "POST", f"{base}/{rtype}/_search",
-                data={"_id": ",".join(chunk), "_summary": "count"},
-                headers={"Accept": "application/fhir+json"},
-            )
-            raise_for_permanent(response, f"verifying {rtype}")
-            found[rtype] = found.get(rtype, 0) + int(response.json().get("total", 0))
-    return found
+def _write_rejections(folder: Path, records: list[dict[str, Any]], file_mode: int) -> str:
+    """The load's error records in ``errors/OperationOutcome.load.ndjson`` of the generation
+    (replaced atomically; removed when nothing was refused). Returns its path relative to the folder."""
+    path = folder / "errors" / LOAD_ERRORS
+    if not records:
+        path.unlink(missing_ok=True)
+        return ""
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        for record in records:
+            fh.write(dumps_line(record))
+    os.chmod(tmp, file_mode)
+    os.replace(tmp, path)
+    return f"errors/{LOAD_ERRORS}"

@@ -1,5 +1,6 @@
-"""One bulk import job through a dialect: kick-off (with any prelude requests), polling, cancel, and
-the server's error NDJSON kept beside the batch.
+"""Requests of one bulk import job through a dialect: kick-off (with any prelude requests), cancel,
+the server's error NDJSON kept beside the batch, and the Bulk Data manifest of the job's files
+(the bulk loader, :mod:`etl.load.dialects.bulk`, polls).
 
 The dialect (:mod:`etl.load.dialects`) says what to send and how to read the answers; this module
 sends them through the job's retrying :class:`~etl.load.http.Sender`. Optional dialect hooks are
@@ -18,10 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from etl.config import ImportConfig
-from etl.errors import PermanentLoadError, TransientLoadError
-from etl.load.dialects.base import ImportDialect, ImportInput, PollState
-from etl.load.http import Sender, raise_for_permanent, retry_after
+from etl.load.dialects.base import ImportDialect, ImportInput
+from etl.load.http import Sender, raise_for_permanent
 
 log = logging.getLogger(__name__)
 
@@ -34,49 +33,17 @@ def url_for(base: str, path: str) -> str:
 
 
 def kick_off(sender: Sender, dialect: ImportDialect, base: str, inputs: list[ImportInput], source: str,
-             credential: tuple[str, str] | None) -> str:
-    """Send the dialect's prelude (if any) and kick-off; the status URL to poll."""
+             credential: tuple[str, str] | None) -> tuple[str, int]:
+    """Send the dialect's prelude (if any) and kick-off; (the status URL to poll, requests sent)."""
     prelude: Callable[..., list[tuple[str, dict[str, str], dict[str, Any]]]] | None = getattr(dialect, "prelude", None)
-    for path, headers, body in prelude(inputs, source, credential) if prelude else []:
+    before = prelude(inputs, source, credential) if prelude else []
+    for path, headers, body in before:
         response = sender.send("POST", url_for(base, path), headers=headers, json=body)
         raise_for_permanent(response, path)
     path, headers, body = dialect.kickoff(inputs, source=source, credential=credential)
     response = sender.send("POST", url_for(base, path), headers=headers, json=body)
     raise_for_permanent(response, "$import kick-off")
-    return dialect.status_url(response, base)
-
-
-def poll(sender: Sender, dialect: ImportDialect, status_url: str, cfg: ImportConfig,
-         sleep: Callable[[float], None], clock: Callable[[], float]) -> tuple[PollState, int]:
-    """Poll until the job ends: its final state (completed) and the number of polls. A failed job
-    raises PermanentLoadError; one still running after ``cfg.timeout_s`` raises TransientLoadError
-    (the job goes on: a resumed load polls the same URL)."""
-    deadline = clock() + cfg.timeout_s
-    last_progress = ""
-    polls = 0
-    while True:
-        hook: Callable[[str], tuple[str, str, dict[str, str], dict[str, Any]]] | None = getattr(
-            dialect, "poll_request", None)
-        if hook is not None:  # a describe call (HealthLake) rather than a GET on the status URL
-            method, url, headers, body = hook(status_url)
-            response = sender.send(method, url, headers=headers, json=body, final_status=frozenset({500}))
-        else:
-            response = sender.send("GET", status_url, headers={"Accept": "application/fhir+json"},
-                                   final_status=frozenset({500}))
-        polls += 1
-        state = dialect.read_status(response)
-        if state.done:
-            if state.failed:
-                raise PermanentLoadError(state.message, status=response.status_code, outcome=state.outcome)
-            return state, polls
-        if state.progress and state.progress != last_progress:
-            log.info("$import: %s", state.progress)
-            last_progress = state.progress
-        if clock() >= deadline:
-            raise TransientLoadError(
-                f"$import still running after {cfg.timeout_s:.0f}s ({state.progress or 'no progress reported'}); "
-                f"the job goes on at {status_url}: `fhirflow import --resume` polls it again")
-        sleep(retry_after(response, cfg.poll_interval_s, cfg.max_retry_after_s))
+    return dialect.status_url(response, base), len(before) + 1
 
 
 def cancel(sender: Sender, dialect: ImportDialect, status_url: str) -> str:

@@ -30,7 +30,7 @@ from etl.config import ImportConfig, JobConfig
 from etl.errors import ConfigError
 from etl.load import jobs
 from etl.load.auth import client_auth, verify_setting
-from etl.load.dialects import get_dialect
+from etl.load.dialects import get_flavour
 from etl.load.http import Sender
 from etl.state import open_state
 from etl.state.store import now
@@ -40,10 +40,10 @@ if TYPE_CHECKING:
     from etl.state.receipts import Receipt
 
 
-def make_client(cfg: ImportConfig) -> httpx.Client:
-    """The job's HTTP client: its auth (SMART Backend Services, bearer, basic) and TLS verification."""
+def make_client(cfg: ImportConfig, limits: httpx.Limits | None = None) -> httpx.Client:
+    """The job's HTTP client: its auth (SMART Backend Services, bearer, basic, AWS SigV4) and TLS verification."""
     return httpx.Client(timeout=httpx.Timeout(cfg.http_timeout_s, connect=10.0), auth=client_auth(cfg),
-                        verify=verify_setting(cfg))
+                        verify=verify_setting(cfg), limits=limits or httpx.Limits())
 
 
 def resumable_receipt(state: StateStore | None, output: str, base: str, cfg: ImportConfig) -> Receipt | None:
@@ -74,9 +74,12 @@ def cancel_import(folder: Path, config: JobConfig, *, client: httpx.Client | Non
         if receipt is None or receipt.state != "started" or not receipt.status_url:
             said = f" (its last load is {receipt.state})" if receipt is not None else ""
             raise ConfigError(f"nothing to cancel: {output} has no open $import job{said}")
+        flavour = get_flavour(cfg.dialect, cfg)
+        if flavour is None:
+            raise ConfigError(f"the {cfg.dialect} dialect sends Bundles: there is no server job to cancel")
         http = client or make_client(cfg)
         try:
-            message = jobs.cancel(Sender(http, cfg), get_dialect(cfg.dialect, cfg), receipt.status_url)
+            message = jobs.cancel(Sender(http, cfg), flavour, receipt.status_url)
         finally:
             if client is None:
                 http.close()

@@ -45,6 +45,25 @@ class InputFile:
     path: Path
     name: str
     refused: str = ""
+    url: str = ""  # a server to read from instead of a file (``dicomweb+http://HOST/dicom-web``)
+
+
+URL_SCHEMES = ("dicomweb+http://", "dicomweb+https://")
+
+
+def is_url(value: object) -> bool:
+    """True for an input that names a server (a DICOMweb base URL), not a file."""
+    return str(value).startswith(URL_SCHEMES)
+
+
+def url_input(url: str) -> InputFile:
+    """The input of a server URL: named without any user or password it carries."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    shown = f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    return InputFile(Path(host or "server"), shown, url=url)
 
 
 def expand_inputs(inputs: Iterable[Path], *, follow_symlinks: bool = False,

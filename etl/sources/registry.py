@@ -17,7 +17,7 @@ FORMATS: dict[str, str] = {
     "x12": "etl.sources.x12.source:X12Source",
     "hl7v2": "etl.sources.hl7v2.source:Hl7v2Source",
     "ccda": "etl.sources.ccda.source:CcdaSource",
-    # DICOM metadata (etl/sources/dicom/) is not built yet: it joins here when it is.
+    "dicom": "etl.sources.dicom.source:DicomSource",
 }
 
 _loaded: dict[str, Any] = {}
@@ -61,7 +61,7 @@ def detect(path: Path) -> str:
         if get_source(name).sniff(head):
             return name
     raise UnsupportedError(
-        "not a recognised input: expected X12 (starts with ISA), HL7v2 (MSH/FHS/BHS) "
-        "or C-CDA (XML ClinicalDocument); DICOM is not supported yet",
+        "not a recognised input: expected X12 (starts with ISA), HL7v2 (MSH/FHS/BHS), "
+        "C-CDA (XML ClinicalDocument) or DICOM (DICM after a 128-byte preamble, a data set, a zip archive)",
         Location(file=path.name),
     )

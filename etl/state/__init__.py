@@ -13,6 +13,8 @@ What it holds (see ``schemas``: :mod:`etl.state.schema`):
   and the counts sent and found on the server.
 - **Settled files** (:mod:`etl.state.files`): where each input went (archive, quarantine,
   duplicates), by content hash.
+- **DICOM instances** (:mod:`etl.state.studies`): every instance header read, by SOP Instance UID
+  (with its study and series UIDs and a digest), so each run emits whole studies.
 
 Transactions and unique keys do the locking: two mapped tasks on two hosts cannot both record the
 same interchange. The schema is versioned; migrations run on first use (:mod:`etl.state.schema`).

@@ -25,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 
-VERSION = 1
+VERSION = 2
 ADVISORY_LOCK = 0x66686972  # "fhir": the key PostgreSQL sessions serialize migrations on
 
 metadata = MetaData()
@@ -87,12 +87,34 @@ settled_file = Table(
 )
 
 
+# The DICOM study index: one row per instance header read (any run), so that each run can emit the
+# whole study as known so far (etl.state.studies). ``record`` is the header-derived JSON record
+# (patient name and ids included: this table holds PHI, like the output), ``digest`` its SHA-256.
+dicom_instance = Table(
+    "dicom_instance", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sop_instance_uid", String(64), nullable=False, unique=True),  # (0008,0018)
+    Column("study_uid", String(64), nullable=False, index=True),  # (0020,000D)
+    Column("series_uid", String(64), nullable=False),  # (0020,000E)
+    Column("digest", String(64), nullable=False),
+    Column("record", Text, nullable=False),
+    Column("file", Text, nullable=False),  # where it was (last) read: a path, archive!member or URL
+    Column("run_id", Text, nullable=False),  # the run that last changed the record
+    Column("first_seen", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+
+
 def _v1(conn: Connection) -> None:
     for table in (x12_interchange, load_receipt, settled_file):
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]  # MIGRATIONS[n] builds version n + 1
+def _v2(conn: Connection) -> None:
+    dicom_instance.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]  # MIGRATIONS[n] builds version n + 1
 
 
 def migrate(conn: Connection) -> int:

@@ -41,18 +41,20 @@ def now() -> str:
 
 class StateStore:
     """One run-state database. Open it with :meth:`open`; close it (or use it as a context manager)
-    when the run ends. Its parts: :attr:`interchanges`, :attr:`receipts`, :attr:`files`."""
+    when the run ends. Its parts: :attr:`interchanges`, :attr:`receipts`, :attr:`files`, :attr:`studies`."""
 
     def __init__(self, engine: Engine, url: str) -> None:
         from etl.state.files import SettledFiles
         from etl.state.interchanges import InterchangeLedger
         from etl.state.receipts import LoadReceipts
+        from etl.state.studies import StudyIndex
 
         self.engine = engine
         self.url = url
         self.interchanges = InterchangeLedger(self)
         self.receipts = LoadReceipts(self)
         self.files = SettledFiles(self)
+        self.studies = StudyIndex(self)
 
     @classmethod
     def open(cls, value: str | Path) -> StateStore:

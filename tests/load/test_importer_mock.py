@@ -64,10 +64,12 @@ def done() -> httpx.Response:
         {"severity": "information", "code": "informational", "diagnostics": "Job complete"}]})
 
 
-def _run(server: Server, folder: Path, cfg: JobConfig | None = None) -> tuple[object, list[float]]:
+def _run(server: Server, folder: Path, cfg: JobConfig | None = None,
+         clock: Callable[[], float] | None = None) -> tuple[object, list[float]]:
     slept: list[float] = []
     with httpx.Client(transport=httpx.MockTransport(server)) as client:
-        report = import_folder(folder, cfg or _cfg(), client=client, sleep=slept.append)
+        report = import_folder(folder, cfg or _cfg(), client=client, sleep=slept.append,
+                               clock=clock or (lambda: 0.0))
     return report, slept
 
 
@@ -83,7 +85,7 @@ def test_happy_path_kickoff_poll_verify(converted: Path) -> None:
     assert inputs[0]["type"] == "Patient"  # patients load first
     assert all(i["url"].startswith("http://files.test/out/fhir/") for i in inputs)
     assert {p["name"] for p in body["parameter"]} >= {"inputFormat", "inputSource", "storageDetail", "input"}
-    assert slept == [5, 1]  # Retry-After 120 capped at max_retry_after_s
+    assert slept == [1, 1]  # a young job is polled every poll_interval_s, whatever Retry-After 120 says
     assert report.status_url == POLL and report.polls == 3  # type: ignore[attr-defined]
     assert report.found == report.sent  # type: ignore[attr-defined]
 
@@ -152,3 +154,11 @@ def test_one_retry_policy_transient_then_exhausted(converted: Path) -> None:
     with pytest.raises(TransientLoadError, match="HTTP 503 after 3 attempts"):
         _run(server, converted, _cfg(max_attempts=3))
     assert len(server.requests) == 3
+
+
+def test_poll_waits_a_tenth_of_the_elapsed_time_within_retry_after_and_the_cap(converted: Path) -> None:
+    times = iter([0.0, 0.0, 30.0, 100.0, 200.0, 200.0, 200.0])  # the clock at start and at each poll
+    server = Server([accepted()], [running(), running(), running(), running("2"), done()])
+    _, slept = _run(server, converted, clock=lambda: next(times))
+    # 0 s: poll_interval 1; 30 s: 3; 100 s: 10 capped at max_retry_after_s 5; 200 s: the server's 2
+    assert slept == [1, 3, 5, 2]

@@ -11,7 +11,7 @@ import pytest
 from etl.cli import main
 from etl.config import ImportConfig, JobConfig
 from etl.errors import PreflightError
-from etl.load.dialects import get_dialect
+from etl.load.dialects import get_flavour
 from etl.load.importer import import_folder
 from etl.load.preflight import check
 from etl.pipeline import convert
@@ -72,13 +72,13 @@ def test_dialects_that_cannot_carry_the_publisher_credential_need_storage(conver
             import_folder(converted, cfg, client=client)
         assert "rule publisher-credential" in str(err.value)
     gcs = ImportConfig(fhir_url="http://x/fhirStores/s/fhir", dialect="gcp", public_base_url="https://files.example/out")
-    found = check(converted, _entries(converted), get_dialect("gcp", gcs), gcs)
+    found = check(converted, _entries(converted), get_flavour("gcp", gcs), gcs)
     assert any("rule source-scheme" in p for p in found.problems)
 
 
 def test_file_count_limit_and_size_guidance(converted: Path) -> None:
     cfg = ImportConfig(public_base_url="https://example.blob.core.windows.net/out")
-    dialect = get_dialect("azure", cfg)
+    dialect = get_flavour("azure", cfg)
     entries = _entries(converted)
     many = entries * (10_000 // len(entries) + 1)
     found = check(converted, many, dialect, cfg)
@@ -89,21 +89,21 @@ def test_file_count_limit_and_size_guidance(converted: Path) -> None:
 
 def test_reference_order_and_cycles(converted: Path) -> None:
     cfg = ImportConfig(public_base_url="https://files.example/out")
-    dialect = get_dialect("smart", cfg)
+    dialect = get_flavour("smart", cfg)
     found = check(converted, _entries(converted), dialect, cfg)
     assert found.problems == []
     assert found.order.index("Patient") < found.order.index("Encounter")
     _tamper(converted, "Patient", {"managingOrganization": {"reference": "Encounter/x"}})  # Patient <-> Encounter
     cyclic = check(converted, _entries(converted), dialect, cfg)
     assert any("rule reference-order" in p and "Encounter, Patient" in p for p in cyclic.problems)
-    assert check(converted, _entries(converted), get_dialect("hapi"), cfg).problems == []  # HAPI orders itself
+    assert check(converted, _entries(converted), get_flavour("hapi"), cfg).problems == []  # HAPI orders itself
 
 
 def test_one_job_at_a_time(converted: Path) -> None:
     cfg = ImportConfig()
-    found = check(converted, _entries(converted), get_dialect("bulk-submit", cfg), cfg, ["/data/other-output"])
+    found = check(converted, _entries(converted), get_flavour("bulk-submit", cfg), cfg, ["/data/other-output"])
     assert any("rule one-job-at-a-time" in p and "/data/other-output" in p for p in found.problems)
-    assert check(converted, _entries(converted), get_dialect("hapi"), cfg, ["/data/other-output"]).problems == []
+    assert check(converted, _entries(converted), get_flavour("hapi"), cfg, ["/data/other-output"]).problems == []
 
 
 def test_cli_exits_2(converted: Path, capsys: pytest.CaptureFixture[str]) -> None:

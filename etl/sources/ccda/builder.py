@@ -26,6 +26,9 @@ class DocumentBuilder:
         self.patient_ref: dict[str, str] = {}
         self.encounter_ref: dict[str, str] | None = None
         self.section_kind = ""
+        # Warnings about entries that gave no resource: they reach the context (and the unit's
+        # warning record) only if their section maps, since a broken section is an error record.
+        self.notes: list[str] = []
         # id -> signature of the element it was made from: tells a repeated entry (same id, same
         # content: one resource) from an id a sender reused for a different entry.
         self._owners: dict[str, tuple[tuple[str, str, str], ...]] = {}
@@ -63,6 +66,7 @@ class DocumentBuilder:
         child.patient_ref = self.patient_ref
         child.encounter_ref = self.encounter_ref
         child.resources = {}
+        child.notes = []
         child._owners = self._owners
         child._parent = self  # type: ignore[attr-defined]
         return child
@@ -70,6 +74,15 @@ class DocumentBuilder:
     def merge(self, child: DocumentBuilder) -> None:
         for key, res in child.resources.items():
             _keep(self.resources, key, res)
+        self.notes += child.notes
+
+    def note(self, message: str) -> None:
+        """A warning of this document that no strictness turns into a rejection (an entry we do
+        not convert is a limit of the mapping, not an error in the data); ``ignore`` drops it."""
+        self.notes.append(message)
+
+    def drop_notes(self) -> None:
+        self.notes = []
 
     def lookup(self, resource_type: str, rid: str) -> Json | None:
         """The resource kept by this builder or the document's builder, if any."""

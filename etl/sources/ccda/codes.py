@@ -39,6 +39,7 @@ CODE_SYSTEMS: dict[str, str] = {
     "2.16.840.1.113883.6.259": "https://www.cdc.gov/nhsn/cdaportal/terminology/codesystem/hsloc.html",
     "2.16.840.1.113883.3.221.5": "https://nahdo.org/sopt",
     "2.16.840.1.113883.6.301.3": "https://www.nubc.org/CodeSystem/RevenueCodes",
+    "1.2.840.10008.2.16.4": "http://dicom.nema.org/resources/ontology/DCM",  # DICOM Controlled Terminology
     # HL7 v3 code systems (2.16.840.1.113883.5.x) -> THO
     "2.16.840.1.113883.5.1": V3 + "v3-AdministrativeGender",
     "2.16.840.1.113883.5.2": V3 + "v3-MaritalStatus",
@@ -129,6 +130,13 @@ SECTION_TEMPLATES: dict[str, str] = {
     "2.16.840.1.113883.10.20.1.6": "immunizations", "2.16.840.1.113883.10.20.1.15": "social-history",
     "2.16.840.1.113883.10.20.1.10": "plan", "2.16.840.1.113883.10.20.1.3": "encounters",
     "2.16.840.1.113883.10.20.1.9": "payers", "2.16.840.1.113883.10.20.1.7": "medical-equipment",
+    "2.16.840.1.113883.10.20.22.2.57": "nutrition", "2.16.840.1.113883.10.20.22.2.29": "indications",
+    "2.16.840.1.113883.10.20.22.2.29.1": "indications", "1.3.6.1.4.1.19376.1.5.3.1.3.1": "referral",
+    "2.16.840.1.113883.10.20.22.2.61": "outcomes", "2.16.840.1.113883.10.20.21.2.3": "interventions",
+    "2.16.840.1.113883.10.20.22.2.45": "instructions",
+    # Diagnostic Imaging Report (C-CDA R2.1 Vol. 2 §2: DICOM Object Catalog, Findings (DIR)); its other
+    # sections (History, Impressions, ...) have no template of their own, only a DCM code (below).
+    "2.16.840.1.113883.10.20.6.1.1": "imaging-catalog", "2.16.840.1.113883.10.20.6.1.2": "imaging",
 }
 SECTION_CODES: dict[str, str] = {
     "48765-2": "allergies", "10160-0": "medications", "10183-2": "medications", "29549-3": "medications-administered",
@@ -136,6 +144,15 @@ SECTION_CODES: dict[str, str] = {
     "30954-2": "results", "8716-3": "vital-signs", "11369-6": "immunizations", "29762-2": "social-history",
     "18776-5": "plan", "61146-7": "goals", "46240-8": "encounters", "47420-5": "functional-status",
     "10190-7": "mental-status", "46264-8": "medical-equipment", "48768-6": "payers", "10157-6": "family-history", "42348-3": "advance-directives",
+    "61144-2": "nutrition", "59768-2": "indications", "42349-1": "referral", "11383-7": "outcomes",
+    "62387-6": "interventions", "69730-0": "instructions",
+    # DICOM (DCM, 1.2.840.10008.2.16.4) section codes of a Diagnostic Imaging Report: DICOM Object
+    # Catalog 121181; History 121060, Request 121062, Current/Prior Procedure Descriptions 121064/121066,
+    # Previous Findings 121068, Findings 121070, Impressions 121072, Recommendations 121074,
+    # Conclusions 121076, Addendum 121078.
+    "121181": "imaging-catalog", "121060": "imaging", "121062": "imaging", "121064": "imaging",
+    "121066": "imaging", "121068": "imaging", "121070": "imaging", "121072": "imaging", "121074": "imaging",
+    "121076": "imaging", "121078": "imaging",
 }
 
 # Narrative-free recognition of entry templates -> handler name (see to_fhir_entries.ENTRY_HANDLERS).
@@ -169,7 +186,40 @@ ENTRY_TEMPLATES: dict[str, str] = {
     "2.16.840.1.113883.10.20.22.4.48": "advance-directive",
     "2.16.840.1.113883.10.20.22.4.108": "advance-directive-organizer",
     "2.16.840.1.113883.10.20.22.4.35": "discharge-medication", "2.16.840.1.113883.10.20.22.4.36": "discharge-medication",
+    # Nutritional Status Observation (.4.124) with its Nutrition Assessments (.4.138): Observations,
+    # as FHIR-Converter writes them (C-CDA on FHIR maps no nutrition template).
+    "2.16.840.1.113883.10.20.22.4.124": "nutrition", "2.16.840.1.113883.10.20.22.4.138": "nutrition",
+    # Indication (.4.19), Outcome Observation (.4.144), Wound Characteristic (.4.114): Observations.
+    "2.16.840.1.113883.10.20.22.4.19": "finding", "2.16.840.1.113883.10.20.22.4.144": "finding",
+    "2.16.840.1.113883.10.20.22.4.114": "finding",
+    # Patient Referral Act (.4.140) and Planned Intervention Act (.4.146): ServiceRequest;
+    # Intervention Act (.4.131): Procedure.
+    "2.16.840.1.113883.10.20.22.4.140": "planned", "2.16.840.1.113883.10.20.22.4.146": "planned",
+    "2.16.840.1.113883.10.20.22.4.131": "procedure",
+    # Diagnostic Imaging Report findings: Text Observation, Code Observations, Quantity Measurement
+    # Observation (2.16.840.1.113883.10.20.6.2.12/.13/.14) → Observation, category imaging.
+    "2.16.840.1.113883.10.20.6.2.12": "finding", "2.16.840.1.113883.10.20.6.2.13": "finding",
+    "2.16.840.1.113883.10.20.6.2.14": "finding",
 }
+# Entry templates deliberately left unconverted, and why (the warning says it): no FHIR resource
+# carries them without inventing one, and their content stays in the section narrative.
+UNMAPPED_ENTRIES: dict[str, str] = {
+    "2.16.840.1.113883.10.20.22.4.20": "Instruction (.4.20) is patient-facing text; C-CDA on FHIR maps "
+                                       "it to no resource",
+    "2.16.840.1.113883.10.20.22.4.122": "Entry Reference (.4.122) points at an entry of another section, "
+                                        "converted there",
+    "2.16.840.1.113883.10.20.6.2.6": "Study Act (2.16.840.1.113883.10.20.6.2.6) lists DICOM UIDs of the "
+                                     "images; the images' own metadata (the DICOM source) makes the ImagingStudy",
+    "2.16.840.1.113883.10.20.6.2.8": "SOP Instance Observation (2.16.840.1.113883.10.20.6.2.8) is a DICOM "
+                                     "image reference, not a finding",
+    "2.16.840.1.113883.10.20.6.2.5": "Procedure Context (2.16.840.1.113883.10.20.6.2.5) restates the "
+                                     "header's service event",
+    "2.16.840.1.113883.10.20.6.2.4": "Fetus Subject Context (2.16.840.1.113883.10.20.6.2.4) has no "
+                                     "FHIR subject of its own",
+}
+IMAGING_FINDINGS = frozenset({"2.16.840.1.113883.10.20.6.2.12", "2.16.840.1.113883.10.20.6.2.13",
+                              "2.16.840.1.113883.10.20.6.2.14"})
+NUTRITION_ASSESSMENT = "2.16.840.1.113883.10.20.22.4.138"
 # Fallback when an entry's template is unknown: (section kind, clinical statement tag) -> handler.
 SECTION_FALLBACK: dict[tuple[str, str], str] = {
     ("allergies", "act"): "allergy-concern", ("allergies", "observation"): "allergy",
@@ -192,6 +242,9 @@ SECTION_FALLBACK: dict[tuple[str, str], str] = {
     ("medical-equipment", "procedure"): "procedure",
     ("payers", "act"): "coverage-act", ("family-history", "organizer"): "family-history",
     ("advance-directives", "observation"): "advance-directive",
+    ("nutrition", "observation"): "nutrition", ("indications", "observation"): "finding",
+    ("outcomes", "observation"): "finding", ("referral", "act"): "planned",
+    ("interventions", "act"): "planned", ("imaging", "observation"): "finding",
 }
 
 # Sub-templates read by the handlers.

@@ -140,11 +140,20 @@ def id_key(el: Element | None, path: str = "id") -> tuple[str, str] | None:
     return None
 
 
+# A UTC offset FHIR accepts: -14:00 ... +14:00 (R4 dateTime regex: ``(Z|(+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))``).
+_OFFSET = re.compile(r"^[+-](?:(?:0\d|1[0-3])[0-5]\d|1400)$")
+
+
 def ts(el: Element | None, ctx: MappingContext, where: str = "effectiveTime") -> str | None:
-    """A TS value as FHIR date/dateTime (precision and offset kept, see ``ts_to_fhir``)."""
+    """A TS value as FHIR date/dateTime (precision and offset kept, see ``ts_to_fhir``). An offset
+    outside ±14:00 (``-5000``) is no time zone at all: FHIR (and HAPI) refuse it, so it is dropped
+    with a warning and the value read as if it had none (``--timezone`` then places it)."""
     value = attr(el, "value")
     if not value:
         return None
+    if len(value) > 5 and value[-5] in "+-" and value[-4:].isdigit() and not _OFFSET.match(value[-5:]):
+        ctx.problem("has a UTC offset outside -1400..+1400; the offset is dropped", where, value)
+        value = value[:-5]
     out = ts_to_fhir(value, ctx.source_timezone)
     if out is not None and len(out) >= 10:
         try:

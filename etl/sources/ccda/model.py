@@ -75,6 +75,18 @@ def is_null(el: Element | None) -> bool:
     return el is None or bool(el.get("nullFlavor"))
 
 
+@dataclass(frozen=True)
+class EntryOutcome:
+    """What became of one section ``entry``: the References it gave, or why it gave none (then a
+    warning says so). ``section`` is the section's ordinal place in the body (``3``, ``3.1``)."""
+
+    section: str
+    section_code: str
+    entry: int
+    refs: tuple[dict[str, str], ...]
+    unmapped: str
+
+
 @dataclass
 class Document:
     """One ``ClinicalDocument``; ``broken`` collects section errors found while mapping it (the
@@ -85,6 +97,7 @@ class Document:
     index: int = 0
     source_bytes: bytes | None = None
     broken: list[MappingError] = field(default_factory=list)
+    entries: list[EntryOutcome] = field(default_factory=list)
     _ids: dict[str, Element] | None = None
 
     @property

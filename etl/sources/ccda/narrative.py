@@ -6,7 +6,9 @@ except plain links. CDA tags map to their XHTML twins: ``content``→``span``, `
 ``list``→``ul``/``ol``, ``item``→``li``, ``linkHtml``→``a``, ``caption``/``table`` family and
 ``br``/``sub``/``sup`` keep their names, ``footnote``/``footnoteRef`` become ``span``, and
 ``renderMultiMedia`` (a pointer to an observationMedia, not inline content) becomes its caption
-or nothing. ``ID`` → ``id``, ``styleCode`` → ``class``; other attributes are dropped.
+or nothing. A ``caption`` is an XHTML ``caption`` only as a table's child; elsewhere it is a ``p``
+where block content may stand and a ``span`` inside inline content (a CDA ``paragraph`` may open
+with a caption, and XHTML allows no ``p`` inside a ``p``). ``ID`` → ``id``, ``styleCode`` → ``class``; other attributes are dropped.
 """
 
 from __future__ import annotations
@@ -35,22 +37,26 @@ def to_xhtml(el: Element) -> str | None:
     return f'<div xmlns="{XHTML_NS}">{body}</div>'
 
 
-def _children(el: Element, in_table: bool) -> str:
+# XHTML elements whose content model is inline only (no p, ul, table inside).
+_INLINE_ONLY = frozenset({"p", "span", "a", "sub", "sup", "caption", "th"})
+
+
+def _children(el: Element, in_table: bool, parent: str = "div") -> str:
     out = [escape(el.text)] if el.text else []
     for child in el:
         if isinstance(child.tag, str):
-            out.append(_element(child, in_table))
+            out.append(_element(child, in_table, parent))
         if child.tail:
             out.append(escape(child.tail))
     return "".join(out)
 
 
-def _element(el: Element, in_table: bool) -> str:
+def _element(el: Element, in_table: bool, parent: str = "div") -> str:
     tag = el.tag
     name = tag[len(V3_NS) + 2:] if tag.startswith(f"{{{V3_NS}}}") else tag.rsplit("}", 1)[-1]
     if name == "renderMultiMedia":
         caption = el.find(f"{{{V3_NS}}}caption")
-        return f"<span>{_children(caption, in_table)}</span>" if caption is not None else ""
+        return f"<span>{_children(caption, in_table, 'span')}</span>" if caption is not None else ""
     if name == "list":
         html = "ol" if (el.get("listType") or "").lower() == "ordered" else "ul"
         items, caption = [], ""
@@ -58,16 +64,18 @@ def _element(el: Element, in_table: bool) -> str:
             if not isinstance(child.tag, str):
                 continue
             if child.tag.endswith("}caption"):
-                caption = f"<p>{_children(child, in_table)}</p>"  # ul has no caption element
+                # ul has no caption element; a p, unless the list itself sits in inline content
+                tag = "span" if parent in _INLINE_ONLY else "p"
+                caption = f"<{tag}>{_children(child, in_table, tag)}</{tag}>"
             else:
-                items.append(_element(child, in_table))
+                items.append(_element(child, in_table, html))
         return f"{caption}<{html}{_attrs(el, html)}>{''.join(items)}</{html}>"
     html = _TAGS.get(name, "span")
-    if name == "caption" and not in_table:
-        html = "p"
+    if name == "caption" and parent != "table":
+        html = "span" if parent in _INLINE_ONLY else "p"
     if html in _VOID:
         return f"<{html}{_attrs(el, html)}/>"
-    inner = _children(el, in_table or html == "table")
+    inner = _children(el, in_table or html == "table", html)
     return f"<{html}{_attrs(el, html)}>{inner}</{html}>"
 
 

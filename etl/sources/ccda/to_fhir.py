@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from etl.config import Strictness
 from etl.errors import InputError, Location, MappingError
 from etl.fhir.context import MappingContext
 from etl.sources.ccda import codes
@@ -25,6 +26,7 @@ from etl.sources.ccda.datatypes import Json, codeable
 from etl.sources.ccda.model import (
     Document,
     Element,
+    EntryOutcome,
     attr,
     find,
     findall,
@@ -51,7 +53,9 @@ from etl.sources.ccda.to_fhir_document import document_type, to_fhir_composition
 from etl.sources.ccda.to_fhir_header import to_fhir_encompassing_encounter, to_fhir_patient, to_fhir_related_person
 from etl.sources.ccda.to_fhir_observations import (
     to_fhir_family_history,
+    to_fhir_finding,
     to_fhir_goal,
+    to_fhir_nutrition,
     to_fhir_result_observation,
     to_fhir_result_organizer,
     to_fhir_social_history,
@@ -100,6 +104,8 @@ ENTRY_HANDLERS: dict[str, Handler] = {
     "note": to_fhir_note,
     "family-history": to_fhir_family_history,
     "advance-directive": to_fhir_consent,
+    "nutrition": to_fhir_nutrition,
+    "finding": to_fhir_finding,
     # Discharge Medication (.4.35) / Admission Medication (.4.36) acts wrap Medication Activities.
     "discharge-medication": lambda el, b: [
         r for sa in related(el) if sa.tag.endswith("}substanceAdministration")
@@ -149,22 +155,32 @@ def _section_head(section: Element, b: DocumentBuilder) -> Json:
     return out
 
 
-def map_section(section: Element, b: DocumentBuilder) -> Json:
+def map_section(section: Element, b: DocumentBuilder, place: str = "1") -> Json:
     """One ``section`` (and its subsections) → a ``Composition.section``; its entries' resources go
-    into ``b``. Raises what a broken entry raises; the caller decides what that costs."""
+    into ``b``. Raises what a broken entry raises; the caller decides what that costs.
+
+    Every ``entry`` ends as resources or as a warning naming the section (its ordinal ``place`` in
+    the body, LOINC code) and the entry (ordinal, element, templateIds): never silently. Each
+    outcome is also logged in ``Document.entries`` (what the tests count)."""
     kind = section_kind(section)
     b.section_kind = kind
     out = _section_head(section, b)
     entries: Refs = []
-    for entry in findall(section, "entry"):
+    code = attr(find(section, "code"), "code") or "none"
+    for n, entry in enumerate(findall(section, "entry"), start=1):
         st = statement(entry)
-        if st is None:
-            continue
-        handler = handler_for(st, kind)
-        if handler is None:
-            log.debug("no mapper for entry %s in %s", template_ids(st), section_label(section))
-            continue
-        for ref in handler(st, b):
+        handler = handler_for(st, kind) if st is not None else None
+        refs = handler(st, b) if handler is not None else []
+        if refs:
+            b.doc.entries.append(EntryOutcome(place, code, n, tuple(refs), ""))
+        else:
+            why = unmapped_reason(st, handler is not None)
+            b.doc.entries.append(EntryOutcome(place, code, n, (), why))
+            tids = ", ".join(t for t in template_ids(st) if t) or "none"
+            element = local(st) if st is not None else "no clinical statement"
+            b.note(f"section {place} (LOINC {code}), entry {n} ({element}, templateId {tids}): {why}; "
+                   "it stays in the section narrative only")
+        for ref in refs:
             if ref not in entries:
                 entries.append(ref)
     div = to_xhtml(find(section, "text")) if find(section, "text") is not None else None
@@ -173,17 +189,38 @@ def map_section(section: Element, b: DocumentBuilder) -> Json:
     if entries:
         out["entry"] = entries
     subs = []
-    for comp in findall(section, "component/section"):
-        subs.append(map_section(comp, b))
+    for i, comp in enumerate(findall(section, "component/section"), start=1):
+        subs.append(map_section(comp, b, f"{place}.{i}"))
         b.section_kind = kind
     if subs:
         out["section"] = subs
     if not div and not entries and not subs:
-        # cmp-1: a section needs text, entries or sub-sections; say why it is empty instead.
-        reason = "nilknown" if attr(section, "nullFlavor") == "NI" else "unavailable"
-        out["emptyReason"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason",
-                                          "code": reason}]}
+        _empty(out, section)
     return out
+
+
+def unmapped_reason(st: Element | None, had_handler: bool) -> str:
+    """Why an entry gave no resource (no data, only spec names)."""
+    if st is None:
+        return "the entry holds no clinical statement"
+    for t in template_ids(st):
+        if t in codes.UNMAPPED_ENTRIES:
+            return codes.UNMAPPED_ENTRIES[t]
+    if find(st, "reference/externalDocument") is not None and len(findall(st, "entryRelationship")) == 0:
+        return "the entry only refers to another document (reference/externalDocument), not part of this one"
+    if had_handler:
+        return "the entry holds nothing its mapper converts (no allergy, problem or value inside)"
+    return "no mapping for this entry template"
+
+
+def _empty(out: Json, section: Element) -> None:
+    """cmp-1 wants text, entries or sub-sections, and ``emptyReason`` alone does not satisfy it
+    (HAPI checks the invariant): say why it is empty, and give a one-line narrative saying so."""
+    reason = "nilknown" if attr(section, "nullFlavor") == "NI" else "unavailable"
+    out["emptyReason"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason",
+                                      "code": reason}]}
+    words = "No information" if reason == "nilknown" else "Section content unavailable"
+    out["text"] = {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{words}</p></div>'}
 
 
 def to_fhir(doc: Document, ctx: MappingContext, *, embed_document: bool = True) -> list[dict[str, Any]]:
@@ -204,10 +241,11 @@ def to_fhir(doc: Document, ctx: MappingContext, *, embed_document: bool = True) 
         to_fhir_encompassing_encounter(enc, b)
 
     sections: list[Json] = []
-    for section in findall(doc.root, "component/structuredBody/component/section"):
+    for place, section in enumerate(findall(doc.root, "component/structuredBody/component/section"), start=1):
         part_b = b.fork()
+        logged = len(doc.entries)
         try:
-            sections.append(map_section(section, part_b))
+            sections.append(map_section(section, part_b, str(place)))
         except _UNREADABLE as exc:
             reason = exc.message if isinstance(exc, InputError) else f"unexpected structure ({type(exc).__name__})"
             expression = exc.location.expression if isinstance(exc, InputError) and exc.location else None
@@ -216,11 +254,15 @@ def to_fhir(doc: Document, ctx: MappingContext, *, embed_document: bool = True) 
                                code=exc.code if isinstance(exc, InputError) else "structure",
                                quoted=exc.quoted if isinstance(exc, InputError) else None)
             doc.broken.append(err)
+            del doc.entries[logged:]  # the section's error record accounts for its entries
+            part_b.drop_notes()
             fallback = map_section_narrative_only(section, b)
             sections.append(fallback)
             continue
         b.merge(part_b)
 
+    if ctx.strictness is not Strictness.IGNORE:
+        ctx.warnings += b.notes
     composition = to_fhir_composition(b, sections)
     b.add(composition)
     b.add(to_fhir_document_reference(b, composition, embed_document))
@@ -236,6 +278,5 @@ def map_section_narrative_only(section: Element, b: DocumentBuilder) -> Json:
     if div:
         out["text"] = {"status": "additional", "div": div}
     else:
-        out["emptyReason"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason",
-                                          "code": "unavailable"}]}
+        _empty(out, section)
     return out

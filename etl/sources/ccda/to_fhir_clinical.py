@@ -120,6 +120,11 @@ def to_fhir_allergy_intolerance(obs: Element, b: DocumentBuilder, concern: Eleme
         if not manifestation:
             continue
         reaction: Json = {"manifestation": [manifestation]}
+        # The reaction's own substance, when the Reaction Observation names one (a consumable
+        # participant, shaped as the allergy's own): it may differ from the allergen in ``code``
+        # (an allergy to a drug class, a reaction to one drug of it). Otherwise FHIR reads
+        # reaction.substance as ``code``, so nothing is invented.
+        put(reaction, "substance", codeable(find(rx, "participant/participantRole/playingEntity/code"), b.doc))
         sev = next((codes.SEVERITY_CODES.get(attr(find(s, "value"), "code"))
                     for s in related(rx, codes.SEVERITY)), None) or overall
         put(reaction, "severity", sev)

@@ -235,3 +235,42 @@ def to_fhir_family_history(org: Element, b: DocumentBuilder) -> Refs:
     put(res, "condition", conditions)
     put(res, "date", author_time(org, b))
     return [b.add(res)]
+
+
+def to_fhir_nutrition(obs: Element, b: DocumentBuilder) -> Refs:
+    """Nutritional Status Observation (2.16.840.1.113883.10.20.22.4.124) → Observation (category
+    exam) whose Nutrition Assessments (.4.138) are Observations of their own, its ``hasMember``; a
+    Nutrition Assessment on its own → one Observation. C-CDA on FHIR maps no nutrition template;
+    this is what FHIR-Converter's C-CDA templates write (one Observation per template, code and
+    value as given).
+
+    :return: https://hl7.org/fhir/R4/observation.html
+    """
+    members = [b.add(to_fhir_observation(a, b, _category("exam"))) for a in related(obs)
+               if codes.NUTRITION_ASSESSMENT in template_ids(a)]
+    res = to_fhir_observation(obs, b, _category("exam"))
+    put(res, "hasMember", members)
+    return [b.add(res), *members]
+
+
+INDICATION = "2.16.840.1.113883.10.20.22.4.19"
+CLINICAL_FINDING = {"system": "http://loinc.org", "code": "75321-0", "display": "Clinical finding"}
+
+
+def to_fhir_finding(obs: Element, b: DocumentBuilder) -> Refs:
+    """Indication (2.16.840.1.113883.10.20.22.4.19), Outcome Observation (.4.144), Wound
+    Characteristic (.4.114) and the Diagnostic Imaging Report's Text / Code / Quantity Measurement
+    Observations (2.16.840.1.113883.10.20.6.2.12/.13/.14) → Observation (category exam, imaging for
+    the DIR ones). An Indication whose code is null gets LOINC 75321-0 "Clinical finding", the code
+    C-CDA R2.1 gives it (Indication (V2) code from the Problem Type value set) and C-CDA on FHIR
+    reads its value as the finding.
+
+    :return: https://hl7.org/fhir/R4/observation.html
+    """
+    tids = set(template_ids(obs))
+    imaging = bool(tids & codes.IMAGING_FINDINGS) or b.section_kind == "imaging"
+    res = to_fhir_observation(obs, b, _category("imaging" if imaging else "exam"))
+    code_el = find(obs, "code")
+    if INDICATION in tids and (code_el is None or code_el.get("nullFlavor")):
+        res["code"] = {"coding": [CLINICAL_FINDING]}
+    return [b.add(res)]

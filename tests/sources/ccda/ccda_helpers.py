@@ -14,6 +14,9 @@ from etl.sources.ccda.to_fhir import to_fhir
 DATA = Path(__file__).resolve().parents[2] / "data" / "ccda"
 PAIRS = DATA / "fhir-converter"
 INPUTS = sorted((PAIRS / "input").glob("*.ccda"))
+# Every sample document: the FHIR-Converter inputs, the HL7 C-CDA-Examples documents, and the
+# hand-made cases (tests/data/ccda/PROVENANCE.md).
+ALL_INPUTS = INPUTS + sorted(p for p in (DATA / "documents").iterdir() if p.suffix.lower() == ".xml")
 SALT = "test-salt"
 
 

@@ -163,9 +163,16 @@ def test_unknown_templates_are_kept_as_narrative_and_the_rest_converts(tmp_path:
     assert document_type(doc.root) == "US Realm Header"  # an unknown document template: the generic header
     ctx = MappingContext(SALT)
     resources = to_fhir(doc, ctx)
-    # Nothing rejected, and (a deliberate choice) no warning either: open templates are normal C-CDA,
-    # so an entry without a mapper is only logged at debug level and stays in the section narrative.
-    assert doc.broken == [] and ctx.warnings == []
+    # Nothing rejected, and every entry that gave no resource is a warning naming the section (its
+    # place and LOINC code) and the entry (ordinal, element, templateId): never a silent skip.
+    assert doc.broken == []
+    assert ctx.warnings == [
+        "section 1 (LOINC 11450-4), entry 2 (encounter, templateId 1.2.3.4.5.998): no mapping for this entry "
+        "template; it stays in the section narrative only",
+        "section 1 (LOINC 11450-4), entry 3 (act, templateId 1.2.3.4.5.999): the entry holds nothing its mapper "
+        "converts (no allergy, problem or value inside); it stays in the section narrative only",
+        "section 3 (LOINC 99999-9), entry 1 (observation, templateId 1.2.3.4.5.996): no mapping for this entry "
+        "template; it stays in the section narrative only"]
     assert len(of_type(resources, "Condition")) == 1 and len(of_type(resources, "Observation")) == 1
     assert len(of_type(resources, "DiagnosticReport")) == 1
     comp = of_type(resources, "Composition")[0]
@@ -180,7 +187,7 @@ def test_unknown_templates_are_kept_as_narrative_and_the_rest_converts(tmp_path:
     path = tmp_path / "unknown.xml"
     path.write_text(xml, encoding="utf-8")
     (unit,) = CcdaSource().read(path, JobConfig(id_salt=SALT))
-    assert unit.error is None and unit.warnings == []
+    assert unit.error is None and unit.warnings == []  # reading warns of nothing; mapping does (above)
 
 
 # --- several documents in one file ---------------------------------------------------------------
