@@ -82,13 +82,6 @@ def _instant(text: str) -> str:
     return text
 
 
-def _input(text: str) -> Path | str:
-    """A file or folder, or a server URL (``dicomweb+http://…``: a plain path would fold its ``//``)."""
-    from etl.sources.inputs import is_url
-
-    return text if is_url(text) else Path(text)
-
-
 def _date(text: str) -> str:
     try:
         return datetime.fromisoformat(text).date().isoformat()
@@ -104,9 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     conv = _Parser(add_help=False)
-    conv.add_argument("inputs", nargs="+", type=_input, metavar="INPUT",
-                      help="input files or folders, or a DICOMweb server: dicomweb+http://HOST/dicom-web")
-    conv.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    conv.add_argument("inputs", nargs="+", type=_location, metavar="INPUT",
+                      help="input files or folders, object-storage URLs (s3://, gs://, az://, sftp://, file://), "
+                           "or a DICOMweb server: dicomweb+http://HOST/dicom-web")
+    conv.add_argument("-o", "--out", type=_location, required=True,
+                      help="output folder, or an object-storage URL (written as generations + a CURRENT pointer)")
     conv.add_argument("--format", choices=list(FORMATS), help="skip detection: all inputs are this format")
     conv.add_argument("--id-salt", default=os.environ.get("FHIRFLOW_ID_SALT", DEFAULT_ID_SALT),
                       help="key for resource ids (env FHIRFLOW_ID_SALT); keep it the same across runs")
@@ -151,9 +146,13 @@ def _parser() -> argparse.ArgumentParser:
     load = _Parser(add_help=False)
     load.add_argument("--fhir-url", default=os.environ.get("FHIRFLOW_FHIR_URL"),
                       help="FHIR base URL, e.g. http://127.0.0.1:8080/fhir (env FHIRFLOW_FHIR_URL)")
-    load.add_argument("--dialect", choices=["hapi", "transaction", "batch"], default=os.environ.get("FHIRFLOW_DIALECT", "hapi"),
-                      help="how to load: hapi ($import, default), or for servers without $import, "
-                           "transaction / batch Bundles of PUTs (env FHIRFLOW_DIALECT)")
+    load.add_argument("--dialect", choices=[
+                          "hapi", "azure", "azure-initial", "pathling", "smart", "bulk-submit", "bulk-submit-ballot",
+                          "gcp", "healthlake", "transaction", "batch"],
+                      default=os.environ.get("FHIRFLOW_DIALECT", "hapi"),
+                      help="how to load: $import in a server's flavour (hapi, the default; azure, azure-initial, "
+                           "pathling, smart, bulk-submit, bulk-submit-ballot, gcp, healthlake), or for servers "
+                           "without $import, transaction / batch Bundles of PUTs (env FHIRFLOW_DIALECT)")
     load.add_argument("--bundle-size", type=_number(int, "entries", 1), default=500,
                       help="transaction/batch: PUTs per Bundle (default 500)")
     load.add_argument("--concurrency", type=_number(int, "Bundles", 1), default=2,
@@ -167,6 +166,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="after the load: look up every id (default), count each type and look up a "
                            "sample of ids, or nothing")
     load.add_argument("--public-base-url", help="NDJSON is already served at this URL (else fhirflow serves it)")
+    load.add_argument("--publish", dest="publish_url", metavar="URL",
+                      help="upload the job's NDJSON to object storage (s3://bucket/prefix) and hand the server "
+                           "pre-signed URLs instead of serving it from this machine")
+    load.add_argument("--presign-seconds", type=_number(int, "seconds", 60), default=3600,
+                      help="lifetime of the pre-signed URLs of --publish (default 3600)")
     load.add_argument("--publish-host", default="127.0.0.1", help="address to serve NDJSON on (default 127.0.0.1)")
     load.add_argument("--advertise-host", help="host name the FHIR server uses to reach this machine (containers)")
     load.add_argument("--publish-allow-remote", action="store_true",
@@ -179,10 +183,18 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--timeout", type=_number(float, "seconds", 1), default=1800.0,
                       help="give up polling after this many seconds")
     load.add_argument("--no-verify", action="store_true", help="the same as --verify none")
+    _auth_arguments(load)
 
     sub.add_parser("convert", parents=[conv, state], help="convert inputs to OUT/{fhir,parquet,errors} + manifest.json")
     imp = sub.add_parser("import", parents=[load, state], help="load a converted folder with $import")
     imp.add_argument("folder", type=Path, help="a folder written by 'fhirflow convert'")
+    again = imp.add_mutually_exclusive_group()
+    again.add_argument("--resume", dest="resume", action="store_const", const="require", default="auto",
+                       help="poll the output's open $import job (its status URL is in the run-state database); "
+                            "error if there is none. Without it an open job is resumed too, never imported twice")
+    again.add_argument("--no-resume", dest="resume", action="store_const", const="never",
+                       help="kick off a new job even if the output's last one is still open on the server")
+    again.add_argument("--cancel", action="store_true", help="cancel the output's open $import job (DELETE its status URL)")
     sub.add_parser("run", parents=[conv, state, load], help="convert, then import")
     _ledger_parser(sub.add_parser("ledger", help="the X12 interchange ledger (list, show, forget, import) and "
                                                   "the C-CDA documents seen (documents)"))
@@ -213,6 +225,37 @@ def _ledger_parser(p: argparse.ArgumentParser) -> None:
                       help="forget them (all, or those --only names): they convert again as new documents")
 
 
+def _auth_arguments(load: argparse.ArgumentParser) -> None:
+    """How the load authenticates to the FHIR server (etl.load.auth); secrets also from the environment."""
+    load.add_argument("--smart-client-id", default=os.environ.get("FHIRFLOW_SMART_CLIENT_ID"),
+                      help="SMART Backend Services client id (env FHIRFLOW_SMART_CLIENT_ID)")
+    load.add_argument("--smart-key", default=os.environ.get("FHIRFLOW_SMART_KEY"), metavar="FILE",
+                      help="its private key: a PEM file or a JWKS file of private keys (env FHIRFLOW_SMART_KEY)")
+    load.add_argument("--smart-kid", help="the key's kid (default: the JWKS entry's, or the PEM key's RFC 7638 thumbprint)")
+    load.add_argument("--smart-alg", choices=["RS384", "ES384"], default="RS384", help="signing algorithm (default RS384)")
+    load.add_argument("--smart-scope", default="system/*.read system/*.write", help="scopes to ask for")
+    load.add_argument("--smart-token-url", help="token endpoint (default: from [base]/.well-known/smart-configuration)")
+    load.add_argument("--bearer-token", default=os.environ.get("FHIRFLOW_BEARER_TOKEN"),
+                      help="a static access token (prefer env FHIRFLOW_BEARER_TOKEN: arguments show in ps)")
+    load.add_argument("--basic-user", default=os.environ.get("FHIRFLOW_BASIC_USER"), help="HTTP Basic user (env FHIRFLOW_BASIC_USER)")
+    load.add_argument("--basic-password", default=os.environ.get("FHIRFLOW_BASIC_PASSWORD"),
+                      help="HTTP Basic password (prefer env FHIRFLOW_BASIC_PASSWORD)")
+    load.add_argument("--ca-bundle", help="PEM file of the CAs to trust for the FHIR server's certificate")
+    load.add_argument("--insecure-no-tls-verify", action="store_true",
+                      help="do not verify the FHIR server's TLS certificate (warns: tests only)")
+    load.add_argument("--aws-role-arn", help="healthlake: the IAM role HealthLake reads the S3 input with")
+    load.add_argument("--aws-kms-key-id", help="healthlake: the KMS key of the job's output")
+    load.add_argument("--aws-output-s3", metavar="S3URI", help="healthlake: where HealthLake writes the job's output")
+    load.add_argument("--submitter", default=os.environ.get("FHIRFLOW_SUBMITTER", ""), metavar="SYSTEM|VALUE",
+                      help="bulk-submit dialects: the submitter Identifier agreed with the server")
+
+
+def _basic(args: argparse.Namespace) -> tuple[str, str] | None:
+    if bool(args.basic_user) != bool(args.basic_password):
+        raise ConfigError("--basic-user and --basic-password go together")
+    return (args.basic_user, args.basic_password) if args.basic_user else None
+
+
 def _tls(args: argparse.Namespace) -> tuple[str, str] | None:
     if bool(args.publish_cert) != bool(args.publish_key):
         raise ConfigError("--publish-cert and --publish-key go together")
@@ -226,10 +269,16 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
             raise ConfigError("--fhir-url is required (or set FHIRFLOW_FHIR_URL)")
         load = ImportConfig(
             fhir_url=args.fhir_url, dialect=args.dialect, public_base_url=args.public_base_url,
+            publish_url=args.publish_url, presign_seconds=args.presign_seconds,
             publish_host=args.publish_host, advertise_host=args.advertise_host, max_retry_after_s=args.max_wait, timeout_s=args.timeout,
             publish_allow_remote=args.publish_allow_remote, publish_tls=_tls(args),
             verify="none" if args.no_verify else args.verify, bundle_size=args.bundle_size,
             concurrency=args.concurrency, import_chunk=args.import_chunk, import_tiers=args.import_tiers,
+            resume=getattr(args, "resume", "auto"), basic_auth=_basic(args), bearer_token=args.bearer_token,
+            smart_client_id=args.smart_client_id, smart_key=args.smart_key, smart_kid=args.smart_kid,
+            smart_alg=args.smart_alg, smart_scope=args.smart_scope, smart_token_url=args.smart_token_url,
+            tls_verify=not args.insecure_no_tls_verify, ca_bundle=args.ca_bundle, submitter=args.submitter,
+            aws_role_arn=args.aws_role_arn, aws_kms_key_id=args.aws_kms_key_id, aws_output_s3=args.aws_output_s3,
         )
     state = _state_url(args, args.folder if args.command == "import" else args.out)
     if args.command == "import":
@@ -257,11 +306,22 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
     )
 
 
-def _state_url(args: argparse.Namespace, out: Path) -> str | None:
-    """``--state``, or the default beside the output folder (where 0.1 kept its JSON ledger)."""
+def _state_url(args: argparse.Namespace, out: Path | str) -> str | None:
+    """``--state``, or the default beside the output folder (where 0.1 kept its JSON ledger); for an
+    object-storage output, in the working directory."""
     if args.no_state:
         return None
+    if isinstance(out, str):
+        return str(args.state or Path.cwd() / ".fhirflow-state.db")
     return str(args.state or out.resolve().parent / ".fhirflow-state.db")
+
+
+def _location(text: str) -> Path | str:
+    """A local path as Path; an object-storage or server URL kept as text (Path would fold its ``//``)."""
+    from etl.sources.inputs import is_url
+    from etl.stage.remote import is_remote, local
+
+    return text if is_remote(text) or is_url(text) else local(text)
 
 
 def _ledger(args: argparse.Namespace) -> int:
@@ -343,11 +403,36 @@ def _reporter(quiet: bool) -> Reporter | None:
 
 
 def _convert(args: argparse.Namespace, config: JobConfig) -> RunSummary:
-    from etl.pipeline import convert
+    import tempfile
 
-    summary = convert(args.inputs, args.out, config, progress=_reporter(args.quiet), format_name=args.format)
-    print(summary.render())
-    print(f"output: {args.out}/ (manifest.json, fhir/, parquet/, errors/)")
+    from etl.pipeline import convert
+    from etl.sources.inputs import is_url
+    from etl.stage import remote
+
+    remote_in = [i for i in args.inputs if isinstance(i, str) and not is_url(i)]  # object storage, not DICOMweb
+    if not remote_in and not isinstance(args.out, str):
+        summary = convert(args.inputs, args.out, config, progress=_reporter(args.quiet), format_name=args.format)
+        print(summary.render())
+        print(f"output: {args.out}/ (manifest.json, fhir/, parquet/, errors/)")
+        return summary
+    if args.command == "run" and isinstance(args.out, str):
+        raise ConfigError("fhirflow run loads from a local output folder: convert -o s3://…, then import --publish")
+    # Object storage: stage through a local scratch folder (the converter streams local files and
+    # publishes with renames); the upload is atomic by generation prefix + pointer (etl.stage.remote).
+    with tempfile.TemporaryDirectory(prefix="fhirflow-scratch-") as scratch:
+        downloaded = iter(remote.download_inputs(remote_in, Path(scratch)))
+        inputs = [next(downloaded) if isinstance(i, str) and not is_url(i) else i for i in args.inputs]
+        out = Path(scratch) / "out" if isinstance(args.out, str) else args.out
+        if isinstance(args.out, str) and config.run_id is None:
+            from dataclasses import replace
+
+            config = replace(config, run_id=args.out)  # the output's name, not the scratch folder's
+        summary = convert(inputs, out, config, progress=_reporter(args.quiet), format_name=args.format)
+        print(summary.render())
+        if isinstance(args.out, str):
+            print(f"output: {remote.upload_output(out, args.out)}/ (pointer: {args.out.rstrip('/')}/{remote.POINTER})")
+        else:
+            print(f"output: {args.out}/ (manifest.json, fhir/, parquet/, errors/)")
     return summary
 
 
@@ -374,6 +459,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "mllp":
             return mllp_cli.run(args)
         config = _job_config(args)
+        if args.command == "import" and args.cancel:
+            from etl.load.resume import cancel_import
+
+            print(cancel_import(args.folder, config))
+            return EXIT_OK
         if args.command == "import":
             return EXIT_OK if _import(args.folder, config) else EXIT_REJECTED
         summary = _convert(args, config)

@@ -42,8 +42,9 @@ class ImportConfig:
     """
 
     fhir_url: str = ""
-    # How resources reach the server (etl.load.dialects): "hapi" bulk $import, or the fallback for
-    # servers without it, "transaction" / "batch" Bundles of PUTs.
+    # How resources reach the server (etl.load.dialects): bulk $import in a server's flavour ("hapi",
+    # "azure", "azure-initial", "pathling", "smart", "bulk-submit", "bulk-submit-ballot", "gcp",
+    # "healthlake"), or the fallback for servers without it, "transaction" / "batch" Bundles of PUTs.
     dialect: str = "hapi"
     public_base_url: str | None = None
     publish_host: str = "127.0.0.1"
@@ -65,6 +66,25 @@ class ImportConfig:
     verify_concurrency: int = 2
     verify_sample: int = 200
     basic_auth: tuple[str, str] | None = None
+    publish_url: str | None = None  # object storage (s3://bucket/prefix): the files go there, pre-signed
+    presign_seconds: int = 3600  # lifetime of those pre-signed URLs
+    resume: str = "auto"  # auto | require | never: an open receipt of the output is polled, not kicked off again
+    bearer_token: str | None = None  # a static access token (Authorization: Bearer)
+    # SMART Backend Services (etl.load.auth): client id, private key (PEM or JWKS), RS384/ES384
+    smart_client_id: str | None = None
+    smart_key: str | None = None
+    smart_kid: str | None = None
+    smart_alg: str = "RS384"
+    smart_scope: str = "system/*.read system/*.write"
+    smart_token_url: str | None = None  # default: the FHIR server's .well-known/smart-configuration
+    tls_verify: bool = True  # False only on request, with a warning
+    ca_bundle: str | None = None  # PEM bundle of the CAs to trust for the FHIR server
+    # AWS HealthLake: the role HealthLake reads S3 with, the KMS key and S3 prefix of the job's output
+    aws_role_arn: str | None = None
+    aws_kms_key_id: str | None = None
+    aws_output_s3: str | None = None
+    submitter: str = ""  # bulk-submit: the submitter Identifier as "system|value" (agreed with the server)
+
     # The transaction/batch dialects: PUTs per Bundle, Bundles in flight, and how many rejected
     # entries end the load at once (a systematically broken batch, not a few bad resources).
     bundle_size: int = 500
@@ -79,6 +99,8 @@ class ImportConfig:
     def __post_init__(self) -> None:
         if self.verify not in VERIFY_MODES:
             raise ConfigError(f"verify must be one of {', '.join(VERIFY_MODES)}, not {self.verify!r}")
+        if self.resume not in ("auto", "require", "never"):
+            raise ConfigError(f"resume must be 'auto', 'require' or 'never', not {self.resume!r}")
         if self.max_attempts < 1:
             raise ConfigError("max_attempts must be at least 1")
         for name in ("bundle_size", "concurrency", "import_chunk", "verify_chunk", "verify_concurrency", "verify_sample"):

@@ -39,6 +39,16 @@ class ConfigError(FhirflowError):
     """Settings or command-line usage are wrong; the message says which setting and how to fix it."""
 
 
+class PreflightError(ConfigError):
+    """A load would break a rule of the target server (checked before anything is sent): names the
+    file and the rule. The CLI exits 2, like any other usage error."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        super().__init__("pre-flight check failed, nothing was sent:\n  " + "\n  ".join(shown))
+
+
 @dataclass(frozen=True)
 class Location:
     """Where inside an input a problem is, in the source format's own terms.

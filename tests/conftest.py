@@ -191,6 +191,42 @@ def airflow_db() -> Path:
     return home
 
 
+# An S3-compatible server (moto) on 127.0.0.1 for the object-storage tests. S3_PORT: one of the
+# ports this checkout may use (15000 by default; parallel checkouts pass their own).
+S3_PORT = int(os.environ.get("S3_PORT", "15000"))
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """``http://127.0.0.1:S3_PORT``: a real S3 API (moto), for s3fs through AWS_ENDPOINT_URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=S3_PORT, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{S3_PORT}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh bucket on the moto server, with the AWS environment pointing at it; its ``s3://`` URL."""
+    import uuid
+
+    import fsspec
+
+    for key, value in {"AWS_ENDPOINT_URL": moto_server, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    fsspec.filesystem("s3").clear_instance_cache()
+    bucket = f"fhirflow-{uuid.uuid4().hex[:12]}"
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    fs.mkdir(bucket)
+    yield f"s3://{bucket}"
+    fsspec.filesystem("s3").clear_instance_cache()
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """SQL-on-FHIR v2 suite: passes per file (tests/fhir/test_fhirpath_views.py)."""
     mod = sys.modules.get("tests.fhir.test_fhirpath_views") or sys.modules.get("test_fhirpath_views")

@@ -3,6 +3,7 @@
 #
 #   hapi.sh build                          build target/fhirflow-hapi.jar if missing/stale
 #   hapi.sh up   [--port N] [--data DIR] [--profile fast|throughput] [--db h2|postgresql] [--pg-port N]
+#                [--auth-jwks FILE --auth-client-id ID]  auth mode: SMART Backend Services tokens required
 #                                          start (or reuse) a server; last stdout line = base URL
 #   hapi.sh down [--port N]                stop the server started for that port (and its PostgreSQL)
 #   hapi.sh status [--port N]              print base URL if it answers, else exit 1
@@ -27,6 +28,7 @@ START_TIMEOUT="${HAPI_START_TIMEOUT:-240}"
 # a slower start-up, a faster server once warm (docs/benchmarks.md).
 PROFILE_FAST="-Xms256m -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 PROFILE_THROUGHPUT="-Xms1g -Xmx2g -XX:+UseParallelGC -XX:+AlwaysPreTouch"
+AUTH_ARGS=()  # up --auth-jwks/--auth-client-id: SmartAuthConfig (token endpoint + bearer interceptor)
 
 log() { echo "hapi.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -49,6 +51,8 @@ parse_args() {
       --db=*) DB="${1#*=}"; shift ;;
       --pg-port) [ $# -ge 2 ] || die "--pg-port needs a value"; PG_PORT_HAPI="$2"; shift 2 ;;
       --pg-port=*) PG_PORT_HAPI="${1#*=}"; shift ;;
+      --auth-jwks) [ $# -ge 2 ] || die "--auth-jwks needs a file"; AUTH_ARGS+=("--fhirflow.auth.jwks=$(realpath -- "$2")"); shift 2 ;;
+      --auth-client-id) [ $# -ge 2 ] || die "--auth-client-id needs a value"; AUTH_ARGS+=("--fhirflow.auth.client-id=$2"); shift 2 ;;
       -h|--help) usage ;;
       *) die "unknown argument: $1" ;;
     esac
@@ -93,7 +97,10 @@ stop_postgres() {
 # 0 if GET $BASE_URL/metadata answers 200
 server_answers() {
   if command -v curl >/dev/null 2>&1; then
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE_URL/metadata" 2>/dev/null)" = "200" ]
+    local code
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE_URL/metadata" 2>/dev/null)"
+    # in auth mode the FHIR endpoint answers 401 without a token: that is up
+    [ "$code" = "200" ] || { [ ${#AUTH_ARGS[@]} -gt 0 ] && [ "$code" = "401" ]; }
   else
     python3 - "$BASE_URL/metadata" <<'EOF' >/dev/null 2>&1
 import sys, urllib.request
@@ -189,7 +196,7 @@ cmd_up() {
     "${detach[@]}" bash -c 'echo $$ >"$1"; shift; exec "$@"' hapi-launch "$PID_FILE" \
       nohup java $JAVA_OPTS -jar "$JAR" \
       --server.address=127.0.0.1 --server.port="$PORT" --fhirflow.data-dir="$DATA" "${db_args[@]}" \
-      ${HAPI_ARGS:-} >>"$logf" 2>&1 </dev/null &
+      ${AUTH_ARGS[@]+"${AUTH_ARGS[@]}"} ${HAPI_ARGS:-} >>"$logf" 2>&1 </dev/null &
     local i
     for i in $(seq 1 100); do
       [ -s "$PID_FILE" ] && break

@@ -12,8 +12,9 @@ Each DAG has the same shape, so it is built here once and each file in ``dags/``
   the analyst tables (``parquet/<view>/``, param ``analyst_tables``; the analyst's own with param
   ``views``, checked by ``claim`` so a bad one fails the run at its start), then merges the batch
   into the current-state Delta tables ``<root>/lake/<table>/`` (param ``lake``; :mod:`etl.stage.lake`).
-- ``load`` runs ``$import``; transient server faults raise and Airflow retries with backoff,
-  permanent ones fail at once (``AirflowFailException``).
+- ``load`` runs ``$import``; its client retries transient HTTP faults (one policy, in
+  :mod:`etl.load.http`) and the task itself has ``retries=0``; permanent faults fail at once
+  (``AirflowFailException``); a re-run resumes the open job from its receipt.
 - ``settle`` archives clean inputs, quarantines those with rejected units (next to their error
   records) and sets aside in ``duplicates/`` those whose every interchange was skipped as already
   loaded, then **fails the run** if anything was rejected, so the Airflow UI shows it (skips are in
@@ -174,7 +175,10 @@ def build_file_dag(
             run_id, day, tt = _run_key()
             return convert_studies(Path(params["root"]), fmt, run_id, day, list(results), _config(params, tt))
 
-        @task(task_id="load")
+        # retries=0: the load's HTTP faults are retried by its client (etl.load.http.Sender, one
+        # tenacity policy); a retried task would stack Airflow's retries on top. A cleared or re-run
+        # load task resumes the open $import job from its receipt (etl.load.resume), never re-imports.
+        @task(task_id="load", retries=0)
         def load_task(result: dict[str, Any]) -> dict[str, Any]:
             from airflow.sdk.exceptions import AirflowFailException
 

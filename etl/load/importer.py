@@ -1,7 +1,8 @@
 """Load a converted folder into a FHIR server: publish, kick off ``$import``, poll, verify.
 
 :func:`import_folder` is the ``fhirflow import`` command and the DAGs' load task. It raises
-:class:`TransientLoadError` for faults worth retrying (Airflow retries the task) and
+:class:`TransientLoadError` for faults its HTTP client could not ride out (a re-run resumes the
+open job from its receipt: :mod:`etl.load.resume`) and
 :class:`PermanentLoadError` for the rest; on success every resource of the manifest is on the server
 (verified by id, so a re-load of the same folder verifies the same way and never duplicates).
 """
@@ -20,9 +21,11 @@ import httpx
 
 from etl.config import JobConfig
 from etl.errors import ConfigError, LoadError, PermanentLoadError
+from etl.load import jobs, preflight
 from etl.load.dialects import get_dialect
 from etl.load.dialects.base import LoadContext, LoadInput
 from etl.load.http import Sender
+from etl.load.resume import make_client, resumable_receipt
 from etl.load.verify import verify
 from etl.stage.manifest import read_manifest
 from etl.stage.ndjson import dumps_line
@@ -53,12 +56,15 @@ class ImportReport:
     message: str = ""
     loaded_interchanges: int = 0  # X12 interchanges this load marked loaded in the ledger
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of "load" and "verify"
+    server_counts: dict[str, int] = field(default_factory=dict)  # what a bulk job said it imported, per type
+    server_errors: list[str] = field(default_factory=list)  # its error NDJSON, kept under errors/server/
 
     def to_dict(self) -> dict[str, Any]:
         return {"dialect": self.dialect, "status_url": self.status_url, "sent": self.sent, "found": self.found,
                 "rejected": self.rejected, "errors_file": self.errors_file, "polls": self.polls,
                 "requests": self.requests, "loaded_interchanges": self.loaded_interchanges,
-                "seconds": self.seconds}
+                "seconds": self.seconds,
+                "server_counts": self.server_counts, "server_errors": self.server_errors}
 
     def render(self) -> str:
         width = max((len(t) for t in self.sent), default=8)
@@ -67,6 +73,11 @@ class ImportReport:
                   for t, n in sorted(self.sent.items())]
         if self.rejected:
             lines.append(f"{sum(self.rejected.values())} resource(s) refused by the server: see {self.errors_file}")
+        short = {t: n for t, n in self.server_counts.items() if n < self.sent.get(t, 0)}
+        if short:
+            lines.append("the server reported importing fewer: " + ", ".join(f"{t} {n}" for t, n in sorted(short.items())))
+        if self.server_errors:
+            lines.append(f"the server reported errors: {', '.join(self.server_errors)}")
         return "\n".join(lines)
 
 
@@ -120,14 +131,22 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
             report.loaded_interchanges = state.receipts.complete(receipt, {}, report.message, now())
         return report
     loader = get_dialect(cfg.dialect, cfg)
+    flavour = getattr(loader, "flavour", None)  # the bulk $import dialects
+    resumed = resumable_receipt(state, output, base, cfg) if flavour is not None else None
+    if flavour is not None and resumed is None:
+        # Pre-flight, before anything is sent: the server's rules (etl.load.preflight), exit 2 on a violation
+        others = [r.output for r in state.receipts.open_at(base) if r.output != output] if state else []
+        entries = [{"type": i.type, "url": i.path, "count": i.count} for i in inputs]
+        checked = preflight.check(folder, entries, flavour, cfg, others)
+        checked.raise_if_failed()
+        rank = {t: n for n, t in enumerate(checked.order)}
+        inputs.sort(key=lambda i: (rank.get(i.type, len(rank)), i.path))  # referenced types first
     own_client = client is None
-    http = client or httpx.Client(
-        timeout=httpx.Timeout(cfg.http_timeout_s, connect=10.0),
-        auth=httpx.BasicAuth(*cfg.basic_auth) if cfg.basic_auth else None,
-        limits=httpx.Limits(max_connections=max(cfg.concurrency, cfg.verify_concurrency) + 2),
-    )
+    http = client or make_client(cfg, limits=httpx.Limits(max_connections=max(cfg.concurrency, cfg.verify_concurrency) + 2))
     sender = Sender(http, cfg, sleep=sleep)
-    receipt = 0
+    receipt = resumed.id if resumed is not None else 0
+    if resumed is not None:
+        report.status_url = resumed.status_url
 
     def started(status_url: str) -> None:
         nonlocal receipt
@@ -140,7 +159,8 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
             state.receipts.fail(receipt, str(error), now())
         return error
 
-    ctx = LoadContext(folder, inputs, base, cfg, sender, sleep, clock, started, config.id_salt)
+    ctx = LoadContext(folder, inputs, base, cfg, sender, sleep, clock, started, config.id_salt,
+                      resume_url=resumed.status_url if resumed is not None else "")
     try:
         t0 = clock()
         try:
@@ -152,6 +172,8 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
         report.polls, report.message, report.requests = result.polls, result.message, result.requests
         report.rejected = dict(result.rejected)
         report.errors_file = _write_rejections(folder, result.rejections, config.file_mode)
+        report.server_counts = dict(result.server_counts)
+        report.server_errors = jobs.keep_errors(sender, result.server_errors, folder, config.file_mode)
         if cfg.verify != "none":
             report.found = verify(sender, base, folder, inputs, cfg, set(result.refused))
             report.seconds["verify"] = round(clock() - t1, 3)
@@ -161,7 +183,8 @@ def _import(output_folder: Path, folder: Path, config: JobConfig, manifest: dict
                 raise failed(PermanentLoadError(
                     "the load completed but resources are missing on the server: "
                     + ", ".join(f"{t} {n}" for t, n in sorted(missing.items()))
-                    + (f" (server said: {report.message})" if report.message else "")))
+                    + (f" (server said: {report.message})" if report.message else "")
+                    + (f"; its error files: {', '.join(report.server_errors)}" if report.server_errors else "")))
             if state is not None and report.rejected:
                 # Not all of the folder is on the server: its interchanges must not be marked loaded,
                 # so a re-send converts and loads again (PUTs and $import upsert: nothing doubles).

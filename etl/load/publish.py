@@ -52,7 +52,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _handler(root: Path, files: frozenset[Path] | None, expected: bytes | None) -> type[BaseHTTPRequestHandler]:
+def _handler(root: Path, files: frozenset[Path] | None, expected: bytes | None,
+             documents: dict[str, bytes] | None = None) -> type[BaseHTTPRequestHandler]:
+    docs = documents if documents is not None else {}  # filled once the base URL is known
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "fhirflow-publish"
 
@@ -83,8 +86,21 @@ def _handler(root: Path, files: frozenset[Path] | None, expected: bytes | None) 
             self.send_header("Content-Length", str(target.stat().st_size))
             self.end_headers()
 
+        def _document(self, head: bool) -> bool:
+            """Serve one of the job's generated documents (a Bulk Data manifest); False if none."""
+            body = docs.get(unquote(urlsplit(self.path).path).lstrip("/"))
+            if body is None:
+                return False
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(body)
+            return True
+
         def do_HEAD(self) -> None:  # noqa: N802 - http.server naming
-            if not self._authorized():
+            if not self._authorized() or self._document(head=True):
                 return
             target = self._resolve()
             if target is None:
@@ -93,7 +109,7 @@ def _handler(root: Path, files: frozenset[Path] | None, expected: bytes | None) 
             self._headers(target)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server naming
-            if not self._authorized():
+            if not self._authorized() or self._document(head=False):
                 return
             target = self._resolve()
             if target is None:
@@ -116,11 +132,13 @@ class Publisher:
 
     ``files``: paths relative to ``folder`` (None serves every ``*.ndjson`` below it, for tests and
     ad-hoc use). ``credential``: (user, password) every request must present as HTTP Basic.
+    ``documents``: generated bodies served at ``/<name>`` (the job's Bulk Data manifest), same guard.
     """
 
     def __init__(self, folder: Path, host: str = "127.0.0.1", port: int = 0, *,
                  files: Iterable[str] | None = None, credential: tuple[str, str] | None = None,
-                 allow_remote: bool = False, tls: tuple[Path, Path] | None = None) -> None:
+                 allow_remote: bool = False, tls: tuple[Path, Path] | None = None,
+                 documents: dict[str, bytes] | None = None) -> None:
         if not is_loopback(host):
             if not allow_remote:
                 raise ConfigError(
@@ -134,7 +152,7 @@ class Publisher:
         expected = None
         if credential is not None:
             expected = b"Basic " + base64.b64encode(f"{credential[0]}:{credential[1]}".encode())
-        self.server = ThreadingHTTPServer((host, port), _handler(self.folder, allowed, expected))
+        self.server = ThreadingHTTPServer((host, port), _handler(self.folder, allowed, expected, documents))
         self.scheme = "http"
         if tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -2,8 +2,9 @@
 
 ``start`` is written at kick-off (the server's status URL, so a resumed load can poll the same job
 instead of starting another), ``complete`` after the job finished and the counts were verified on the
-server, ``fail`` when it failed permanently. Only ``complete`` marks the folder's X12 interchanges
-and C-CDA documents loaded (:meth:`etl.state.interchanges.InterchangeLedger.mark_loaded`,
+server, ``fail`` when it failed permanently, ``cancel`` when ``fhirflow import --cancel`` stopped it.
+Only ``complete`` marks the folder's X12 interchanges and C-CDA documents loaded
+(:meth:`etl.state.interchanges.InterchangeLedger.mark_loaded`,
 :meth:`etl.state.documents.DocumentLedger.mark_loaded`), in the same call.
 """
 
@@ -80,6 +81,19 @@ class LoadReceipts:
         with self._store.write() as conn:
             conn.execute(update(T).where(T.c.id == receipt_id).values(state="failed", finished_at=when,
                                                                       message=message[:2000]))
+
+    def cancel(self, receipt_id: int, message: str, when: str) -> None:
+        """The job was cancelled on the server (``fhirflow import --cancel``): nothing is loaded."""
+        with self._store.write() as conn:
+            conn.execute(update(T).where(T.c.id == receipt_id).values(state="cancelled", finished_at=when,
+                                                                      message=message[:2000]))
+
+    def open_at(self, fhir_url: str) -> list[Receipt]:
+        """Receipts of jobs kicked off at ``fhir_url`` and not yet finished (servers that run one
+        import at a time, resumable loads)."""
+        with self._store.read() as conn:
+            rows = conn.execute(select(T).where(T.c.fhir_url == fhir_url, T.c.state == "started")).all()
+        return [_receipt(r) for r in rows]
 
     def for_output(self, output: str) -> Receipt | None:
         with self._store.read() as conn:

@@ -42,6 +42,8 @@ def test_every_dag_has_docs_tags_retries_owner(dagbag) -> None:  # type: ignore[
         assert dag.default_args.get("retries", 0) >= 2, dag_id
         assert dag.default_args.get("owner") == "fhirflow", dag_id
         assert dag.max_active_runs == 1 and not dag.catchup, dag_id
+        if "load" in dag.task_dict:  # HTTP faults are retried by the load's client, not again by Airflow
+            assert dag.task_dict["load"].retries == 0, dag_id
 
 
 def test_file_dag_shape(dagbag) -> None:  # type: ignore[no-untyped-def]

@@ -147,6 +147,15 @@ def test_no_manifest_or_no_url_is_a_config_error(tmp_path: Path, converted: Path
         import_folder(converted, JobConfig())
 
 
+def test_one_retry_policy_transient_then_exhausted(converted: Path) -> None:
+    """tenacity drives the one policy: Retry-After honoured (capped), then TransientLoadError after
+    max_attempts, naming the attempts; no Airflow-level retry is needed on top."""
+    server = Server([httpx.Response(503, headers={"Retry-After": "2"})] * 3, [])
+    with pytest.raises(TransientLoadError, match="HTTP 503 after 3 attempts"):
+        _run(server, converted, _cfg(max_attempts=3))
+    assert len(server.requests) == 3
+
+
 def test_poll_waits_a_tenth_of_the_elapsed_time_within_retry_after_and_the_cap(converted: Path) -> None:
     times = [0.0, 0.0, 0.0, 30.0, 100.0, 200.0]  # the load's start, the job's start, then each poll
 

@@ -34,6 +34,10 @@ class PollState:
     progress: str = ""
     message: str = ""
     outcome: dict[str, Any] | None = None
+    # What a completion report may carry (Azure, Bulk Data manifests): resources imported per type
+    # and the URLs of the server's error NDJSON (OperationOutcome lines), fetched beside the batch.
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
 
 
 class ImportDialect(Protocol):
@@ -75,6 +79,8 @@ class LoadResult:
     rejected: dict[str, int] = field(default_factory=dict)
     rejections: list[dict[str, Any]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (type, id) of each, where it has an id
+    server_counts: dict[str, int] = field(default_factory=dict)  # what a bulk job said it imported, per type
+    server_errors: tuple[str, ...] = ()  # URLs of the job's error NDJSON (the importer keeps them)
 
 
 @dataclass
@@ -92,6 +98,7 @@ class LoadContext:
     clock: Callable[[], float]
     started: Callable[[str], None]
     id_salt: str
+    resume_url: str = ""  # a bulk job already on the server (its receipt is open): poll it, never kick off again
 
 
 class Loader(Protocol):

@@ -1,6 +1,15 @@
 """Bulk data ``$import`` (https://hl7.org/fhir/uv/bulkdata/ and its servers' variants): publish the
 NDJSON, kick off one job for every file, poll until it ends. The server flavour (request body,
-status responses) is an :class:`~etl.load.dialects.base.ImportDialect`.
+status responses, optional prelude / poll / cancel requests) is an
+:class:`~etl.load.dialects.base.ImportDialect`; the requests go through :mod:`etl.load.jobs`.
+
+Publishing: ``public_base_url`` (already served there), object storage with pre-signed URLs
+(``publish_url``, :mod:`etl.load.storage`), or the job's own publisher (:mod:`etl.load.publish`:
+only the job's files, only with a fresh per-job credential, only until the job ends). Flavours that
+pull a Bulk Data manifest (``needs_manifest``) get one listing the files' URLs beside them.
+
+Resuming: with ``ctx.resume_url`` (the output's receipt is open: :mod:`etl.load.resume`) nothing is
+published or kicked off; the job at that URL is polled to its end.
 
 Large batches go in tiers, referenced types first, a job each (:data:`TIERS`).
 
@@ -15,36 +24,55 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from etl.config import ImportConfig
 from etl.errors import PermanentLoadError, TransientLoadError
+from etl.load import jobs
 from etl.load.dialects.base import ImportDialect, ImportInput, LoadContext, LoadInput, LoadResult
-from etl.load.http import raise_for_permanent, retry_after
+from etl.load.dialects.smart import MANIFEST
+from etl.load.http import retry_after
 from etl.load.publish import Publisher, new_credential
 
 log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def published(folder: Path, cfg: ImportConfig, files: list[str],
-              credential: tuple[str, str] | None) -> Iterator[str]:
-    """The base URL the server fetches ``files`` of ``folder`` from, for as long as the block runs:
-    ``public_base_url``, or this job's own publisher (only these files, only with ``credential``)."""
+def published(folder: Path, cfg: ImportConfig, inputs: list[LoadInput], credential: tuple[str, str] | None,
+              manifest: bool = False) -> Iterator[tuple[str, dict[str, str]]]:
+    """Where the server fetches ``inputs`` of ``folder`` from, for as long as the block runs: (base
+    URL, {relative path: URL} for files with a URL of their own, pre-signed ones). ``manifest``: also
+    publish a Bulk Data manifest of the files (``MANIFEST``) beside them."""
     if cfg.public_base_url:
-        yield cfg.public_base_url.rstrip("/")
+        yield cfg.public_base_url.rstrip("/"), {}
+        return
+    request = f"{cfg.fhir_url.rstrip('/')}/$import"
+    if cfg.publish_url:
+        from etl.load.storage import PresignedPublisher
+
+        def manifest_doc(urls: dict[str, str]) -> dict[str, bytes]:
+            items = [ImportInput(i.type, urls[i.path], i.count) for i in inputs]
+            return {MANIFEST: jobs.bulk_manifest(items, request)} if manifest else {}
+
+        with PresignedPublisher(folder, [i.path for i in inputs], cfg.publish_url, cfg.presign_seconds,
+                                manifest_doc) as done:
+            yield done
         return
     tls = (Path(cfg.publish_tls[0]), Path(cfg.publish_tls[1])) if cfg.publish_tls else None
-    with Publisher(folder, cfg.publish_host, cfg.publish_port, files=files, credential=credential,
-                   allow_remote=cfg.publish_allow_remote, tls=tls) as base:
+    documents: dict[str, bytes] = {}
+    with Publisher(folder, cfg.publish_host, cfg.publish_port, files=[i.path for i in inputs], credential=credential,
+                   allow_remote=cfg.publish_allow_remote, tls=tls, documents=documents) as base:
         if cfg.advertise_host:
             scheme, port = base.split("://", 1)[0], base.rsplit(":", 1)[1]
-            yield f"{scheme}://{cfg.advertise_host}:{port}"
-        else:
-            yield base
+            base = f"{scheme}://{cfg.advertise_host}:{port}"
+        if manifest:
+            documents[MANIFEST] = jobs.bulk_manifest([ImportInput(i.type, f"{base}/{i.path}", i.count) for i in inputs],
+                                                     request)
+        yield base, {}
 
 
 def poll_wait(response: httpx.Response, elapsed: float, cfg: ImportConfig) -> float:
@@ -85,19 +113,25 @@ class BulkImportLoader:
 
     def load(self, ctx: LoadContext) -> LoadResult:
         result = LoadResult()
+        if ctx.resume_url:  # the job is already on the server: poll it, never kick off twice
+            result.status_url = ctx.resume_url
+            log.info("resuming the open $import job of this output: %s", ctx.resume_url)
+            self._poll(ctx, result)
+            return result
         cfg = ctx.config
         messages: list[str] = []
         # A fresh secret per job for the built-in publisher: the server presents it when it fetches
-        # (HAPI: storageDetail.credentialHttpBasic); it is never logged or stored.
-        credential = None if cfg.public_base_url else new_credential()
-        with published(ctx.folder, cfg, [i.path for i in ctx.inputs], credential) as files_base:
+        # (HAPI: storageDetail.credentialHttpBasic, $bulk-submit: fileRequestHeader); never logged or stored.
+        credential = None if cfg.public_base_url or cfg.publish_url else new_credential()
+        manifest = bool(getattr(self.flavour, "needs_manifest", False))
+        with published(ctx.folder, cfg, ctx.inputs, credential, manifest) as (files_base, urls):
+            if MANIFEST in urls:  # a pre-signed manifest has its own URL
+                self.flavour.manifest_url = urls[MANIFEST]  # type: ignore[attr-defined]
             for group in tiers(ctx.inputs, cfg):
-                inputs = [ImportInput(i.type, f"{files_base}/{i.path}", i.count) for i in group]
-                path, headers, body = self.flavour.kickoff(inputs, source=files_base + "/", credential=credential)
-                response = ctx.sender.send("POST", f"{ctx.base_url}/{path}", headers=headers, json=body)
-                result.requests += 1
-                raise_for_permanent(response, "$import kick-off")
-                result.status_url = self.flavour.status_url(response, ctx.base_url)
+                inputs = [ImportInput(i.type, urls.get(i.path, f"{files_base}/{i.path}"), i.count) for i in group]
+                result.status_url, sent = jobs.kick_off(ctx.sender, self.flavour, ctx.base_url, inputs,
+                                                        files_base + "/", credential)
+                result.requests += sent
                 log.info("$import of %s accepted; polling %s", ", ".join(sorted({i.type for i in group})),
                          result.status_url)
                 ctx.started(result.status_url)
@@ -111,9 +145,15 @@ class BulkImportLoader:
         start = ctx.clock()
         deadline = start + cfg.timeout_s
         last_progress = ""
+        hook: Callable[[str], tuple[str, str, dict[str, str], dict[str, Any]]] | None = getattr(
+            self.flavour, "poll_request", None)
         while True:
-            response = ctx.sender.send("GET", result.status_url, headers={"Accept": "application/fhir+json"},
-                                       final_status=frozenset({500}))
+            if hook is not None:  # a describe call (HealthLake) rather than a GET on the status URL
+                method, url, headers, body = hook(result.status_url)
+                response = ctx.sender.send(method, url, headers=headers, json=body, final_status=frozenset({500}))
+            else:
+                response = ctx.sender.send("GET", result.status_url, headers={"Accept": "application/fhir+json"},
+                                           final_status=frozenset({500}))
             result.polls += 1
             result.requests += 1
             state = self.flavour.read_status(response)
@@ -121,6 +161,7 @@ class BulkImportLoader:
                 result.message = state.message
                 if state.failed:
                     raise PermanentLoadError(state.message, status=response.status_code, outcome=state.outcome)
+                result.server_counts, result.server_errors = dict(state.counts), state.errors
                 return
             if state.progress and state.progress != last_progress:
                 log.info("$import: %s", state.progress)
@@ -129,5 +170,5 @@ class BulkImportLoader:
             if now >= deadline:
                 raise TransientLoadError(
                     f"$import still running after {cfg.timeout_s:.0f}s ({state.progress or 'no progress reported'}); "
-                    f"the job goes on at {result.status_url}")
+                    f"the job goes on at {result.status_url}: `fhirflow import --resume` polls it again")
             ctx.sleep(poll_wait(response, now - start, cfg))
