@@ -34,7 +34,9 @@ def test_convert_from_and_to_s3(s3: str, tmp_path: Path) -> None:
     assert pointer["manifest"] == f"generations/{pointer['generation']}/manifest.json"
     # the same resources as a local conversion of the same inputs
     local = tmp_path / "local"
-    convert([HL7 / "sample_file1.hl7", HL7 / "sample_batch1.hl7"], local,
+    # in the order a folder is read (sorted names): both files carry MSH-10 12334456778890, so the
+    # message Provenance of the later one replaces the earlier's
+    convert([HL7 / "sample_batch1.hl7", HL7 / "sample_file1.hl7"], local,
             JobConfig(id_salt="s3", transaction_time="2026-01-01T00:00:00+00:00"))
     from etl.stage.output import current_generation
 
