@@ -46,7 +46,7 @@ def ndjson_to_parquet(src: Path, dst: Path, view: View | None, row_group: int, r
     schema = table_schema(view)
     if view is not None:
         schema = schema.with_metadata(parquet_metadata(view, run))
-    conv = Converter(view, typed_dates=True) if view is not None else None
+    conv = Converter(view, typed_dates=True, strict=False) if view is not None else None
     view_names = [f.name for f in conv.schema] if conv is not None else []
     keep = [i for i, n in enumerate(view_names) if n not in ("id", "resource")]
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -102,4 +102,8 @@ def ndjson_to_parquet(src: Path, dst: Path, view: View | None, row_group: int, r
             write_group()
             n += pending
     os.replace(tmp, dst)
+    if conv is not None and view is not None:
+        from etl.stage.tables import warn_unfit
+
+        warn_unfit(dst.parent.name, conv.unfit)
     return n

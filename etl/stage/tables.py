@@ -12,6 +12,7 @@ anything is converted (exit status 2), never halfway.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from etl.config import JobConfig
@@ -20,6 +21,16 @@ from etl.stage.view_run import ViewRunReport as _Report
 from etl.stage.view_run import resources
 from etl.stage.view_table import TableWriter, view_rows
 from etl.stage.views import View, analyst_views, load_view_files
+
+log = logging.getLogger(__name__)
+
+
+def warn_unfit(table: str, unfit: dict[str, int]) -> None:
+    """Say which columns had values left null because they did not fit (never the values)."""
+    for column, n in sorted(unfit.items()):
+        log.warning("table %s, column %s: %d value(s) do not fit the column's type (e.g. more decimals than "
+                    "its scale) and are null there; the resource JSON and the NDJSON have them exactly",
+                    table, column, n)
 
 
 def table_views(config: JobConfig) -> list[View]:
@@ -50,7 +61,7 @@ def write_tables(views: list[View], written: dict[str, list[tuple[Path, int]]], 
     for rtype, tviews in by_type.items():
         for i, (part, _count) in enumerate(written.get(rtype, [])):
             writers = [TableWriter(v, parquet_dir / v.name / f"part-{i:03d}.parquet", "parquet", run,
-                                   typed_dates=True, file_mode=file_mode, lineage=True) for v in tviews]
+                                   typed_dates=True, file_mode=file_mode, lineage=True, strict=False) for v in tviews]
             try:
                 for res, line in resources([part], _Report(), part.parent):
                     rid = res.get("id")
@@ -61,6 +72,7 @@ def write_tables(views: list[View], written: dict[str, list[tuple[Path, int]]], 
                         w.add(rows)
                 for v, w in zip(tviews, writers):
                     out[v.name].append((f"parquet/{v.name}/part-{i:03d}.parquet", w.close()))
+                    warn_unfit(v.name, w.conv.unfit)
             except (ConfigError, StageError) as exc:
                 for w in writers:
                     w.abort()

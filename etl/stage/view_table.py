@@ -138,8 +138,13 @@ def _json_text(value: Any) -> Any:
 class Converter:
     """Turns rows of a view into Arrow arrays column by column, checking each value against its type."""
 
-    def __init__(self, view: View, typed_dates: bool, lineage: bool = False) -> None:
+    def __init__(self, view: View, typed_dates: bool, lineage: bool = False, strict: bool = True) -> None:
+        """``strict``: a value that does not fit its column is a StageError (``views run``); else
+        (the staged tables of a conversion, which a data problem must not stop) it is left null and
+        counted in :attr:`unfit` per column; the ``resource`` column and the NDJSON keep it exactly."""
         self.view = view
+        self.strict = strict
+        self.unfit: dict[str, int] = {}
         self.schema = arrow_schema(view, typed_dates, lineage)
         self.typed_dates = typed_dates
         self.lineage = lineage
@@ -180,10 +185,29 @@ class Converter:
             else:
                 values = [self._value(col, scalar, v) for v in values]
             return pa.array(values, type=t)
-        except (TypeError, ValueError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        except (TypeError, ValueError, ArithmeticError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            if not self.strict:
+                return self._lenient(col, t, scalar, values)
             # The message names the view, the column and the kind of problem, never the value.
             raise StageError(f"ViewDefinition {self.view.name!r}, column {col.name!r} ({col.type}): "
                              f"a value does not fit ({type(exc).__name__}: {_reason(exc)})") from None
+
+    def _lenient(self, col: Column, t: pa.DataType, scalar: pa.DataType, values: list[Any]) -> pa.Array:
+        """Each value on its own: the ones that do not fit (too many decimals or digits for the column's
+        decimal, a string in an integer column) become null and are counted."""
+        out: list[Any] = []
+        for v in values:
+            try:
+                if col.collection:
+                    cell: Any = None if v is None else [self._value(col, scalar, x) for x in v]
+                else:
+                    cell = self._value(col, scalar, v)
+                pa.array([cell], type=t)  # the value's own check (a decimal beyond the precision)
+            except (TypeError, ValueError, ArithmeticError, pa.ArrowInvalid, pa.ArrowTypeError):
+                cell = None
+                self.unfit[col.name] = self.unfit.get(col.name, 0) + 1
+            out.append(cell)
+        return pa.array(out, type=t)
 
     def _value(self, col: Column, t: pa.DataType, v: Any) -> Any:
         if v is None:
@@ -241,9 +265,9 @@ class TableWriter:
     CHUNK = 5000
 
     def __init__(self, view: View, dst: Path, fmt: str, run: str, typed_dates: bool = False,
-                 file_mode: int = 0o640, lineage: bool = False) -> None:
+                 file_mode: int = 0o640, lineage: bool = False, strict: bool = True) -> None:
         self.view, self.dst, self.fmt = view, dst, fmt
-        self.conv = Converter(view, typed_dates, lineage)
+        self.conv = Converter(view, typed_dates, lineage, strict)
         self.tmp = dst.with_name(f".{dst.name}.tmp")
         self.rows = 0
         self.file_mode = file_mode

@@ -5,6 +5,7 @@ before it starts."""
 from __future__ import annotations
 
 import json
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,23 @@ def test_a_bad_user_view_stops_the_run_before_it_starts(tmp_path: Path, capsys: 
     assert cli.main(["convert", str(SAMPLES[0]), "-o", str(out), "--no-state", "-q", "--views", str(mine)]) == 2
     assert "'broken'" in capsys.readouterr().err
     assert not out.exists()  # nothing converted, nothing written
+
+
+def test_an_amount_with_more_decimals_than_its_column_is_null_there_and_the_run_goes_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources" / "x12"))
+    from x12_build import claim_837, file_837, subscriber_837
+
+    src = tmp_path / "in.x12"
+    src.write_bytes(file_837(subscriber_837("M1", [claim_837("PCN1", "100.125", ("100.125",)),
+                                                   claim_837("PCN2", "50.5", ("50.5",))])))
+    out = tmp_path / "out"
+    with caplog.at_level("WARNING"):
+        assert cli.main(["convert", str(src), "-o", str(out), "--no-state", "-q"]) == 0
+    nets = {r["patient_control_number"]: r["net"] for r in _rows(out, "claim_item")}
+    assert nets == {"PCN1": None, "PCN2": Decimal("50.50")}  # decimal(20,2) cannot hold 100.125: null, not rounded
+    totals = {r["claim_identifier"]: (r["total_value"], json.loads(r["resource"])["total"]["value"])
+              for r in _rows(out, "Claim")}
+    assert totals["PCN1"] == (None, 100.125)  # the resource keeps it exactly
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "table claim_item, column net: 1 value(s) do not fit" in said and "100.125" not in said
