@@ -27,9 +27,12 @@ What is measured (all in this one run, so ratios compare like with like on a bus
   converted generated 837P of ``--views-claims`` claims, output rows/s against DuckDB's
   ``read_json`` + ``unnest`` doing the same flattening of the same NDJSON in the same run; and the
   MERGE of that batch into a current-state Claim table of ``--merge-rows`` rows (bench/views/views_bench.py).
-- **hl7v2**: a generated batch (bench/hl7v2/gen_batch.py) through ``fhirflow convert``, messages/s;
-  peer: python-hl7's ``hl7.parse`` per message (parse only, no mapping) when ``hl7`` is importable,
-  else skipped and said so.
+- **hl7v2**: a generated batch of mixed ADT/ORU/VXU/RDE/SIU/MDM messages (bench/hl7v2/gen_batch.py,
+  50,000 by default) through ``fhirflow convert`` pinned to one core, messages/s; peers: the
+  LinuxForHealth converter 1.0.19 on the same messages, on one core, timed after its warm-up
+  (bench/hl7v2/lfh, a Java runner built with Maven; goal: fhirflow >= 20x, and every resource type
+  LFH emits emitted too: both type sets are printed), and python-hl7's ``hl7.parse`` per message
+  (parse only) when ``hl7`` is importable. A peer that cannot run here is skipped and said so.
 - **dicom**: ``--dicom-files`` generated small CT files (bench/dicom/gen_files.py: 25 instances per
   series, 4 series per study), files/s reading headers and building ImagingStudy (bench/dicom/bench.py:
   the DICOM source as the pipeline drives it, study index in SQLite, NDJSON lines), against pydicom's
@@ -123,12 +126,13 @@ def child(cmd: Sequence[str], logfile: Path, env: dict[str, str] | None = None) 
     return seconds, usage.ru_maxrss / 1024, proc.returncode  # ru_maxrss is KiB on Linux
 
 
-def convert(inputs: Sequence[Path], out: Path, *extra: str, pure: bool = False) -> Run:
+def convert(inputs: Sequence[Path], out: Path, *extra: str, pure: bool = False, pin: bool = False) -> Run:
     """``fhirflow convert`` (``python -m etl.cli``: the console script's entry point) in a child;
     ``pure``: with ``FHIRFLOW_NO_EXTENSIONS=1``, the ``.py`` modules instead of the compiled ones."""
     if out.exists():
         shutil.rmtree(out)
-    cmd = [sys.executable, "-m", "etl.cli", "convert", *map(str, inputs), "-o", str(out), *extra]
+    cmd = [*(_one_core() if pin else []), sys.executable, "-m", "etl.cli", "convert", *map(str, inputs), "-o", str(out),
+           *extra]
     seconds, rss, code = child(cmd, out.with_name(out.name + ".log"), {"FHIRFLOW_NO_EXTENSIONS": "1"} if pure else None)
     if code != 0:
         text = out.with_name(out.name + ".log").read_text(errors="replace")[-3000:]
@@ -303,27 +307,87 @@ def hl7_peer(path: Path) -> tuple[float, int] | None:
     return time.perf_counter() - started, len(messages)
 
 
+LFH_DIR = HERE / "hl7v2" / "lfh"
+LFH_JAR = LFH_DIR / "target" / "lfh-bench.jar"
+HL7_RATIO_GOAL = 20.0
+
+
+def _one_core() -> list[str]:
+    """``taskset -c <one core>`` where taskset exists: both converters pinned to one core."""
+    if shutil.which("taskset") is None or not hasattr(os, "sched_getaffinity"):
+        return []
+    return ["taskset", "-c", str(min(os.sched_getaffinity(0)))]
+
+
+def lfh_peer(path: Path, warmup: int, limit: int) -> dict[str, object] | None:
+    """The LinuxForHealth converter (io.github.linuxforhealth:hl7v2-fhir-converter 1.0.19, its
+    ``HL7ToFHIRConverter().convert`` per message; bench/hl7v2/lfh) over the first ``limit`` messages
+    of the same batch (it converts a few per second: the whole batch would take hours), on one core,
+    timed after ``warmup`` messages. Built with Maven when missing; None without java/mvn."""
+    if shutil.which("java") is None:
+        return None
+    if not LFH_JAR.exists():
+        if shutil.which("mvn") is None:
+            return None
+        log("hl7v2: building the LinuxForHealth runner (mvn package; first time downloads from Maven Central)")
+        if subprocess.run(["mvn", "-B", "-q", "-f", str(LFH_DIR / "pom.xml"), "package", "-DskipTests"]).returncode:
+            return None
+    cmd = [*_one_core(), "java", "-XX:ActiveProcessorCount=1", "-Xmx2g", "-jar", str(LFH_JAR), str(path), str(warmup),
+           str(limit)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        log(f"hl7v2: the LinuxForHealth runner failed: {proc.stderr[-500:]}")
+        return None
+    out: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def _types(folder: Path) -> set[str]:
+    return {p.name.split(".")[0] for p in (folder / "fhir").glob("*.ndjson")}
+
+
 def bench_hl7v2(args: argparse.Namespace, data: Path) -> list[Row]:
+    """A generated mixed batch (ADT, ORU, VXU, RDE, SIU, MDM) through ``fhirflow convert`` pinned to
+    one core; peers: LinuxForHealth (same messages, one core, after warm-up) and python-hl7 (parse only)."""
     from gen_batch import generate
 
     folder = data / "hl7v2"
     batch = folder / f"batch-{args.hl7_messages}.hl7"
     n = generate(batch, args.hl7_messages)
-    log(f"hl7v2: {batch.name}: {n} messages, {batch.stat().st_size / 1e6:.1f} MB; fhirflow convert")
-    run = convert([batch], folder / "out")
+    log(f"hl7v2: {batch.name}: {n} messages, {batch.stat().st_size / 1e6:.1f} MB; fhirflow convert (one core)")
+    run = convert([batch], folder / "out", pin=True)
     s = summary(run)
     if s["rejected"] != 0 or s["succeeded"] != n:
         raise SystemExit(f"hl7v2: expected {n} messages converted, got {json.dumps(s)[:500]}")
     rate = n / run.seconds
+    ours = _types(folder / "out")
+    metric = f"fhirflow convert, messages/s on one core ({n:,} mixed msgs, NDJSON+Parquet, {run.seconds:.1f} s)"
+    rows = []
+    lfh = None if args.quick else lfh_peer(batch, warmup=min(300, n), limit=min(args.lfh_messages, n))
+    if lfh is None:
+        why = "skipped in --quick" if args.quick else "no java/mvn, skipped"
+        rows.append(Row("hl7v2", metric, f"{rate:,.0f}", f"LinuxForHealth: {why}", "-", "-",
+                        f">= {HL7_RATIO_GOAL:g}x", "-"))
+    else:
+        seconds = float(str(lfh["seconds"]))
+        converted = int(str(lfh["converted"]))
+        lfh_rate = converted / seconds if seconds else 0.0
+        theirs = set(dict(lfh["types"]).keys()) - {"Bundle"}  # type: ignore[call-overload]
+        ratio = rate / lfh_rate if lfh_rate else 0.0
+        rows.append(Row("hl7v2", metric, f"{rate:,.0f}", f"LinuxForHealth 1.0.19, one core, warm (first {lfh['messages']:,} "
+                        f"msgs: {converted:,} converted, {lfh['failed']} failed)", f"{lfh_rate:,.0f}", f"{ratio:.1f}x",
+                        f">= {HL7_RATIO_GOAL:g}x", yes_no(ratio >= HL7_RATIO_GOAL)))
+        missing = sorted(theirs - ours)
+        rows.append(Row("hl7v2", f"resource types: fhirflow {len(ours)} ({', '.join(sorted(ours))})", str(len(ours)),
+                        f"LinuxForHealth {len(theirs)} ({', '.join(sorted(theirs))})", str(len(theirs)), "-",
+                        "every type LFH emits", yes_no(not missing) + (f" (missing: {', '.join(missing)})" if missing else "")))
     peer = hl7_peer(batch)
-    metric = f"fhirflow convert, messages/s ({n:,} msgs, {run.seconds:.1f} s)"
-    if peer is None:
-        return [Row("hl7v2", metric, f"{rate:,.0f}", "python-hl7: not installed, skipped", "-", "-",
-                    "none stated", "-")]
-    seconds, parsed = peer
-    peer_rate = parsed / seconds
-    return [Row("hl7v2", metric, f"{rate:,.0f}", "python-hl7 hl7.parse only", f"{peer_rate:,.0f}",
-                f"{rate / peer_rate:.2f}x", "none stated", "-")]
+    if peer is not None:
+        seconds, parsed = peer
+        peer_rate = parsed / seconds
+        rows.append(Row("hl7v2", metric, f"{rate:,.0f}", "python-hl7 hl7.parse only", f"{peer_rate:,.0f}",
+                        f"{rate / peer_rate:.2f}x", "none stated", "-"))
+    return rows
 
 
 # --- DICOM ----------------------------------------------------------------------------------------
@@ -447,7 +511,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--ccda-copies", type=int, help="C-CDA: copies of each sample document (default 40; quick 1)")
     ap.add_argument("--no-pure", dest="pure", action="store_false",
                     help="X12: skip the extra pure-Python run of the whole file (FHIRFLOW_NO_EXTENSIONS=1)")
-    ap.add_argument("--hl7-messages", type=int, help="HL7 v2: messages in the batch (default 20000; quick 300)")
+    ap.add_argument("--hl7-messages", type=int, help="HL7 v2: messages in the batch (default 50000; quick 300)")
+    ap.add_argument("--lfh-messages", type=int, default=3000,
+                    help="HL7 v2: messages of the batch LinuxForHealth converts, timed (default 3000; skipped in --quick)")
     ap.add_argument("--views-claims", type=int, help="views: claims of the 837P flattened (default 50000; quick 200)")
     ap.add_argument("--merge-rows", type=int, help="views: rows of the current-state table merged into "
                                                     "(default 1000000; quick 2000)")
@@ -466,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quick = args.quick
     for name, full, small in (("claims", 100_000, 300), ("min_mb", 200.0, 0.0), ("pyx12_sets", 2, 1),
                               ("scale_claims", list(SCALE_CLAIMS), [2_000]),
-                              ("ccda_copies", 40, 1), ("hl7_messages", 20_000, 300),
+                              ("ccda_copies", 40, 1), ("hl7_messages", 50_000, 300),
                               ("views_claims", 50_000, 200), ("merge_rows", 1_000_000, 2_000),
                               ("dicom_files", 20_000, 200),
                               ("load_claims", 32_000, 500), ("load_sweep_claims", 2_000, 100)):

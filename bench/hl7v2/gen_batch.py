@@ -1,9 +1,10 @@
 """Generate a synthetic HL7 v2.5.1 batch file (FHS/BHS … BTS/FTS) for benchmarks.
 
-Shaped like a hospital interface feed: a pool of patients (default 2,000) that recur; about 45% of the
+Shaped like a hospital interface feed: a pool of patients (default 2,000) that recur; about 35% of the
 messages are ADT (A01 admit, A03 discharge, A04 register, A08 update: MSH, EVN, PID, PV1, sometimes
-NK1/AL1/DG1) and 55% lab results ORU^R01 (MSH, PID, PV1, ORC, OBR, 1-12 OBX with NM/CWE/ST values,
-sometimes NTE). Segments end with CR, as on the wire. Deterministic (a seeded RNG): the same arguments
+NK1/AL1/DG1), 35% lab results ORU^R01 (MSH, PID, PV1, ORC, OBR, 1-12 OBX with NM/CWE/ST values,
+sometimes NTE), and 30% the other types issue 11's bench mixes in: VXU^V04 (ORC, RXA, RXR, OBX),
+RDE^O11 (ORC, RXE, RXR), SIU^S12 (SCH, AIL, AIP) and MDM^T02 (TXA, OBX TX lines). Segments end with CR, as on the wire. Deterministic (a seeded RNG): the same arguments
 give the same bytes. Write under ``bench/.data/`` (git-ignored, never committed).
 
 Usage: python bench/hl7v2/gen_batch.py OUT.hl7 [--messages N]
@@ -50,6 +51,41 @@ def _patient(m: int) -> tuple[str, str]:
     return pid, f"MRN{m:08d}"
 
 
+VACCINES = (("208", "COVID-19, mRNA, LNP-S, PF, 30 mcg/0.3 mL dose", "PFR"), ("141", "Influenza, seasonal, injectable", "SKB"),
+            ("115", "Tdap", "SKB"), ("133", "Pneumococcal conjugate PCV 13", "PFR"))
+DRUGS = (("197361", "Amlodipine 5 MG Oral Tablet"), ("860975", "Metformin 500 MG Oral Tablet"),
+         ("314076", "Lisinopril 10 MG Oral Tablet"))
+
+
+def _other(rng: random.Random, k: int, pid: str, pv1: str, when: str, doctor: str) -> str:
+    kind = rng.choice(("VXU", "RDE", "SIU", "MDM"))
+    if kind == "VXU":
+        code, text, mvx = rng.choice(VACCINES)
+        return "\r".join([f"MSH|^~\\&|IIS|BENCHHOSP|FHIRFLOW|BENCH|{when}||VXU^V04^VXU_V04|VXU{k:09d}|P|2.5.1",
+                          pid, f"ORC|RE||IZ{k:09d}^BENCHEHR", f"RXA|0|1|{when}||{code}^{text}^CVX|0.3|mL^mL^UCUM||00^New Record^NIP001|"
+                          f"{doctor}|||||LOT{k % 997}|20261231|{mvx}^^MVX|||CP|A",
+                          "RXR|C28161^Intramuscular^NCIT|LD^Left Deltoid^HL70163",
+                          f"OBX|1|CE|64994-7^Vaccine funding program eligibility^LN|1|V01^Not VFC eligible^HL70064||||||F|||{when}"])
+    if kind == "RDE":
+        code, text = rng.choice(DRUGS)
+        return "\r".join([f"MSH|^~\\&|PHARM|BENCHHOSP|FHIRFLOW|BENCH|{when}||RDE^O11^RDE_O11|RDE{k:09d}|P|2.5.1",
+                          pid, pv1, f"ORC|NW|RX{k:09d}^BENCHEHR|||||||{when}|||{doctor}",
+                          f"RXE|^^^{when}|{code}^{text}^RXNORM|1||TAB^Tablet^HL70292|||||30|TAB^Tablet^HL70292|2",
+                          "RXR|PO^Oral^HL70162"])
+    if kind == "SIU":
+        start = f"{when}00"
+        return "\r".join([f"MSH|^~\\&|SCHED|BENCHHOSP|FHIRFLOW|BENCH|{when}||SIU^S12^SIU_S12|SIU{k:09d}|P|2.5.1",
+                          f"SCH|APT{k:09d}^BENCHEHR|APT{k:09d}^BENCHSCH|||||FOLLOWUP^Follow-up^HL70276|ROUTINE^Routine^HL70277|"
+                          f"30|min|^^30^{start}-0500^{start}-0500||||||||||||||Booked",
+                          pid, "RGS|1|A", "AIL|1|A|CLINIC^101^A^BENCHHOSP", f"AIP|1|A|{doctor}|D^Physician"])
+    lines = [f"OBX|{i + 1}|TX|11506-3^Progress note^LN||Patient seen for follow-up, line {i + 1}.||||||F"
+             for i in range(rng.randint(2, 8))]
+    return "\r".join([f"MSH|^~\\&|DOCS|BENCHHOSP|FHIRFLOW|BENCH|{when}||MDM^T02^MDM_T02|MDM{k:09d}|P|2.5.1",
+                      f"EVN|T02|{when}", pid, pv1,
+                      f"TXA|1|PN^Progress note^HL70270|TX|{when}|{doctor}||{when}||{doctor}|||DOC{k:09d}^BENCHEHR|||||AU",
+                      *lines])
+
+
 def _message(rng: random.Random, k: int, patients: list[tuple[str, str]]) -> str:
     pid, _ = patients[rng.randrange(len(patients))]
     when = f"2024{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 23):02d}{rng.randint(0, 59):02d}"
@@ -57,7 +93,10 @@ def _message(rng: random.Random, k: int, patients: list[tuple[str, str]]) -> str
     doctor = rng.choice(DOCTORS)
     pv1 = (f"PV1|1|{rng.choice('IOE')}|{rng.choice(('4EAST', '3WEST', 'ICU', 'ED'))}^{rng.randint(100, 499)}^"
            f"{rng.choice('AB')}^BENCHHOSP||||{doctor}|||MED||||7|||{doctor}||{visit}|||||||||||||||||||||||||{when}")
-    if rng.random() < 0.45:
+    draw = rng.random()
+    if draw < 0.30:
+        return _other(rng, k, pid, pv1, when, doctor)
+    if draw < 0.65:
         event = rng.choice(("A01", "A01", "A03", "A04", "A08", "A08"))
         segs = [f"MSH|^~\\&|ADT|BENCHHOSP|FHIRFLOW|BENCH|{when}||ADT^{event}^ADT_A01|ADT{k:09d}|P|2.5.1",
                 f"EVN|{event}|{when}", pid, pv1]
