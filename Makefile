@@ -15,7 +15,7 @@ NATIVE := build/.native-$(COMPILE)
 HAPI   := docker/hapi/hapi.sh
 HAPI_PORT ?= 8080
 
-.PHONY: install lock test-latest native postgres-up postgres-down hapi-build hapi-up hapi-down test lint typecheck unit demo demo-stop bench bench-scale clean
+.PHONY: install lock test-latest native postgres-up postgres-down hapi-build hapi-up hapi-down test lint typecheck unit demo demo-stop bench bench-scale bench-load clean
 
 $(STAMP): pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -97,6 +97,12 @@ bench: install
 # generated input kept in bench/.data, up to ~8 GB of output there while a run lasts.
 bench-scale: install
 	$(BIN)/python bench/run.py --only x12-scale --scale-claims 600000,2000000
+
+# $import against transaction Bundles into fresh HAPI servers on H2 and PostgreSQL (docs/benchmarks.md):
+# ~30-40 min on 2 busy cores. BENCH_HAPI_PORT: the servers take the 5 ports after it (PostgreSQL: +37200).
+BENCH_HAPI_PORT ?= 8090
+bench-load: install
+	$(BIN)/python bench/run.py --only load --load-baseline --load-port $(BENCH_HAPI_PORT) --json bench/.data/load.json
 
 clean:
 	rm -rf var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

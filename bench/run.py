@@ -1,6 +1,6 @@
 """fhirflow benchmarks (``make bench``): X12, C-CDA and HL7 v2, each against its goal and a peer.
 
-    .venv/bin/python bench/run.py [--quick] [--only x12,x12-scale,ccda,hl7v2] [--data DIR] [--json FILE]
+    .venv/bin/python bench/run.py [--quick] [--only x12,x12-scale,ccda,hl7v2,views,dicom] [--data DIR] [--json FILE]
 
 What is measured (all in this one run, so ratios compare like with like on a busy machine):
 
@@ -23,9 +23,18 @@ What is measured (all in this one run, so ratios compare like with like on a bus
 - **ccda**: C-CDA documents per second on one core (bench/ccda/bench.py: read → to_fhir → JSON in
   one process, warm), and ``fhirflow convert`` end to end over the same folder. Peer: none on this
   machine (Microsoft FHIR-Converter is a .NET service); said so in the table.
+- **views**: ``fhirflow views run`` (Claim, claim_item, claim_diagnosis) over the Claim NDJSON of a
+  converted generated 837P of ``--views-claims`` claims, output rows/s against DuckDB's
+  ``read_json`` + ``unnest`` doing the same flattening of the same NDJSON in the same run; and the
+  MERGE of that batch into a current-state Claim table of ``--merge-rows`` rows (bench/views/views_bench.py).
 - **hl7v2**: a generated batch (bench/hl7v2/gen_batch.py) through ``fhirflow convert``, messages/s;
   peer: python-hl7's ``hl7.parse`` per message (parse only, no mapping) when ``hl7`` is importable,
   else skipped and said so.
+- **dicom**: ``--dicom-files`` generated small CT files (bench/dicom/gen_files.py: 25 instances per
+  series, 4 series per study), files/s reading headers and building ImagingStudy (bench/dicom/bench.py:
+  the DICOM source as the pipeline drives it, study index in SQLite, NDJSON lines), against pydicom's
+  plain ``dcmread(stop_before_pixels=True)`` of the same files in the same run (goal: at least 1x);
+  ``fhirflow convert`` over the folder end to end as an information row.
 
 Generated files go under bench/.data/ (git-ignored, never committed). Nothing here asserts a
 timing; the exit status is 0 when every benchmark ran, whatever the goals say.
@@ -50,10 +59,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-for sub in ("x12", "hl7v2"):  # gen_837p, pyx12_walk; gen_batch
+for sub in ("x12", "hl7v2", "views", "dicom", "load"):  # gen_837p, pyx12_walk; gen_batch; views_bench; gen_files; bench_load
     sys.path.insert(0, str(HERE / sub))
 
-FORMATS = ("x12", "x12-scale", "ccda", "hl7v2")
+FORMATS = ("x12", "x12-scale", "ccda", "hl7v2", "views", "dicom", "load")
+DEFAULT_ONLY = ("x12", "x12-scale", "ccda", "hl7v2", "views", "dicom")  # load (HAPI servers, ~30 min): make bench-load
+VIEWS_RATIO_GOAL = 1.0
 # Whether `fhirflow convert` runs the mypyc-compiled modules (`make native`) or their .py sources:
 # the children inherit this environment, FHIRFLOW_NO_EXTENSIONS included.
 import etl  # noqa: E402  (from ROOT, put on the path above)
@@ -66,6 +77,7 @@ X12_RSS_GOAL_MB = 300.0
 X12_RSS_MIN_INPUT_MB = 200.0
 SCALE_CLAIMS = (600_000,)  # make bench; make bench-scale adds 2,000,000
 CCDA_GOAL = 50.0
+DICOM_RATIO_GOAL = 1.0
 
 
 @dataclass
@@ -314,7 +326,98 @@ def bench_hl7v2(args: argparse.Namespace, data: Path) -> list[Row]:
                 f"{rate / peer_rate:.2f}x", "none stated", "-")]
 
 
+# --- DICOM ----------------------------------------------------------------------------------------
+
+def bench_dicom(args: argparse.Namespace, data: Path) -> list[Row]:
+    from gen_files import generate
+
+    spec = importlib.util.spec_from_file_location("dicom_bench", HERE / "dicom" / "bench.py")
+    assert spec is not None and spec.loader is not None
+    dicom_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dicom_bench)
+    per_study = 100
+    studies = max(1, args.dicom_files // per_study)
+    folder = data / "dicom" / f"files-{studies * per_study}"
+    files = generate(folder, studies, 4, per_study // 4)
+    log(f"dicom: {len(files):,} files ({studies} studies of 4 series x 25 instances); one core, warm")
+    dicom_bench.run_pydicom(files[:200])  # warm-up: imports, page cache
+    dicom_bench.run_fhirflow(files[:200])
+    peer_s = dicom_bench.run_pydicom(files)
+    n, st, res, ours_s = dicom_bench.run_fhirflow(files)
+    if n != len(files) or st != studies:
+        raise SystemExit(f"dicom: expected {len(files)} instances in {studies} studies, got {n} in {st}")
+    rate, peer_rate = n / ours_s, len(files) / peer_s
+    log("dicom: fhirflow convert over the same folder")
+    e2e = convert([folder], data / "dicom" / "out", "--no-state")
+    s = summary(e2e)
+    if s["rejected"] != 0 or s["succeeded"] != n:
+        raise SystemExit(f"dicom: expected {n} instances converted, got {json.dumps(s)[:500]}")
+    return [
+        Row("dicom", f"files/s reading headers + building ImagingStudy ({n:,} files, {st} studies, {res:,} resources, "
+                     f"{ours_s:.1f} s)", f"{rate:,.0f}", "pydicom dcmread(stop_before_pixels=True) only",
+            f"{peer_rate:,.0f}", f"{rate / peer_rate:.2f}x", f">= {DICOM_RATIO_GOAL:g}x", yes_no(rate >= peer_rate * DICOM_RATIO_GOAL)),
+        Row("dicom", f"fhirflow convert end to end, files/s (incl. start-up, NDJSON+Parquet, {e2e.seconds:.1f} s)",
+            f"{n / e2e.seconds:,.0f}", "-", "-", "-", "(info)", "-"),
+    ]
+
+
 # --- the table ------------------------------------------------------------------------------------
+
+def bench_views(args: argparse.Namespace, data: Path) -> list[Row]:
+    import views_bench  # bench/views/views_bench.py
+    from gen_837p import generate
+
+    log(f"views: {args.views_claims} claims: convert, then views run vs DuckDB, then MERGE into {args.merge_rows:,} rows")
+    r = views_bench.bench(data, args.views_claims, args.merge_rows, generate)
+    ratio = r["fhirflow_rate"] / r["duckdb_rate"]
+    tables = ", ".join(f"{k} {v:,}" for k, v in r["rows"].items())
+    m = r["merge"]
+    return [
+        Row("views", f"fhirflow views run ({BUILD}), rows/s ({r['claims']:,} claims, {r['ndjson_mb']:.0f} MB NDJSON "
+            f"-> {tables}; {r['fhirflow_s']:.1f} s)", f"{r['fhirflow_rate']:,.0f}",
+            f"DuckDB read_json + unnest, same tables ({r['duckdb_s']:.1f} s, all cores)", f"{r['duckdb_rate']:,.0f}",
+            f"{ratio:.2f}x", f">= {VIEWS_RATIO_GOAL:g}x", yes_no(ratio >= VIEWS_RATIO_GOAL)),
+        Row("views", f"fhirflow views run, rows per CPU-second (user+sys {r['fhirflow_cpu']:.1f} s)",
+            f"{r['total_rows'] / r['fhirflow_cpu']:,.0f}", f"DuckDB, same (user+sys {r['duckdb_cpu']:.1f} s)",
+            f"{r['total_rows'] / r['duckdb_cpu']:,.0f}",
+            f"{(r['total_rows'] / r['fhirflow_cpu']) / (r['total_rows'] / r['duckdb_cpu']):.2f}x", "(info)", "-"),
+        Row("views", f"MERGE of one batch ({m['batch']:,} claims) into a Claim current-state table of "
+            f"{m['rows'] - m['batch']:,} rows: new claims (inserts), s", f"{m['insert']:.1f}"),
+        Row("views", "MERGE of the same batch again as later versions (updates), s", f"{m['update']:.1f}"),
+    ]
+
+
+LOAD_GOAL_RATIO = 3.0
+LOAD_GOAL_RATE = 1_000.0
+
+
+def bench_load_rows(args: argparse.Namespace, data: Path) -> list[Row]:
+    """bench/load/bench_load.py: $import and transaction Bundles into fresh HAPI servers."""
+    from bench_load import bench_load
+
+    results = bench_load(args.load_claims, args.load_sweep_claims,
+                         [int(c) for c in args.load_concurrency.split(",")],
+                         [d.strip() for d in args.load_db.split(",") if d.strip()], args.load_port, data,
+                         args.load_baseline, args.load_chunk)
+    if args.json:
+        args.json.with_suffix(".load.json").write_text(json.dumps(results, indent=2))
+    rows: list[Row] = []
+    best = {r["db"]: r for r in results if r.get("best")}
+    for r in results:
+        metric = f"{r['label']}, {r['db']}: resources/s ({r['resources']:,} in {r['wall_s']:.0f} s)"
+        value = f"{r['rate']:,.0f}"
+        if r["dialect"] == "hapi" and r["db"] in best and "before" not in r["label"]:
+            peer = best[r["db"]]
+            ratio = r["rate"] / peer["rate"]
+            rows.append(Row("load", metric, value, f"transaction, {peer['concurrency']} at a time",
+                            f"{peer['rate']:,.0f}", f"{ratio:.1f}x", "≥3x and ≥1,000/s",
+                            yes_no(ratio >= LOAD_GOAL_RATIO and r["rate"] >= LOAD_GOAL_RATE)))
+        else:
+            rows.append(Row("load", metric, value))
+        rows.append(Row("load", f"  … per server CPU-second (load {r['load_s']} s, verify {r['verify_s']} s, "
+                                f"{r['requests']} requests)", f"{r['rate_cpu']:,.0f}"))
+    return rows
+
 
 def table(rows: list[Row]) -> str:
     cells = [list(HEADINGS)] + [r.cells() for r in rows]
@@ -332,7 +435,7 @@ def machine() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run (numbers mean little)")
-    ap.add_argument("--only", default=",".join(FORMATS), help="comma-separated subset of: " + ", ".join(FORMATS))
+    ap.add_argument("--only", default=",".join(DEFAULT_ONLY), help="comma-separated subset of: " + ", ".join(FORMATS))
     ap.add_argument("--data", type=Path, default=ROOT / "bench" / ".data", help="where generated files go")
     ap.add_argument("--json", type=Path, help="also write the rows here as JSON")
     ap.add_argument("--claims", type=int, help="X12: at least this many claims (default 100000; quick 300)")
@@ -345,11 +448,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-pure", dest="pure", action="store_false",
                     help="X12: skip the extra pure-Python run of the whole file (FHIRFLOW_NO_EXTENSIONS=1)")
     ap.add_argument("--hl7-messages", type=int, help="HL7 v2: messages in the batch (default 20000; quick 300)")
+    ap.add_argument("--views-claims", type=int, help="views: claims of the 837P flattened (default 50000; quick 200)")
+    ap.add_argument("--merge-rows", type=int, help="views: rows of the current-state table merged into "
+                                                    "(default 1000000; quick 2000)")
+    ap.add_argument("--dicom-files", type=int, help="DICOM: generated files (default 20000; quick 200)")
+    ap.add_argument("--load-claims", type=int, help="load: claims of the batch (default 32000: ~57,000 resources; quick 500)")
+    ap.add_argument("--load-sweep-claims", type=int, help="load: claims of each concurrency trial (default 2000; quick 100)")
+    ap.add_argument("--load-concurrency", default="1,2,4", help="load: transaction concurrencies to try (default 1,2,4)")
+    ap.add_argument("--load-db", default="h2,postgresql", help="load: databases (default h2,postgresql)")
+    ap.add_argument("--load-port", type=int, default=int(os.environ.get("FHIRFLOW_BENCH_HAPI_PORT", "8090")),
+                    help="load: HAPI servers take the ports after this one (default 8090, env FHIRFLOW_BENCH_HAPI_PORT); "
+                         "their PostgreSQL clusters port + 37200")
+    ap.add_argument("--load-chunk", type=int, default=500, help="load: $import work-chunk size (default 500)")
+    ap.add_argument("--load-baseline", action="store_true",
+                    help="load: also $import on H2 as before issue 16 (fast JVM, HAPI storage defaults)")
     args = ap.parse_args(argv)
     quick = args.quick
     for name, full, small in (("claims", 100_000, 300), ("min_mb", 200.0, 0.0), ("pyx12_sets", 2, 1),
                               ("scale_claims", list(SCALE_CLAIMS), [2_000]),
-                              ("ccda_copies", 40, 1), ("hl7_messages", 20_000, 300)):
+                              ("ccda_copies", 40, 1), ("hl7_messages", 20_000, 300),
+                              ("views_claims", 50_000, 200), ("merge_rows", 1_000_000, 2_000),
+                              ("dicom_files", 20_000, 200),
+                              ("load_claims", 32_000, 500), ("load_sweep_claims", 2_000, 100)):
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
     only = [f.strip() for f in args.only.split(",") if f.strip()]
@@ -360,7 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     data.mkdir(parents=True, exist_ok=True)
 
     benches: dict[str, Callable[[argparse.Namespace, Path], list[Row]]] = {
-        "x12": bench_x12, "x12-scale": bench_x12_scale, "ccda": bench_ccda, "hl7v2": bench_hl7v2}
+        "x12": bench_x12, "x12-scale": bench_x12_scale, "ccda": bench_ccda, "hl7v2": bench_hl7v2,
+        "views": bench_views, "dicom": bench_dicom, "load": bench_load_rows}
     rows: list[Row] = []
     started = time.perf_counter()
     for fmt in FORMATS:

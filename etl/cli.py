@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from etl import __version__, cli_views, compiled
@@ -25,6 +25,7 @@ from etl.errors import ConfigError, LoadError, StageError
 from etl.progress import Reporter
 from etl.sources.registry import FORMATS
 from etl.summary import RunSummary
+from etl.transport import mllp_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -112,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--views", action="append", type=Path, default=[], metavar="DIR",
                       help="also stage your own SQL-on-FHIR ViewDefinitions (a folder or file; repeatable) as "
                            "OUT/parquet/<view name>/; a bad one stops the run before it starts (exit 2)")
+    conv.add_argument("--lake", type=Path, metavar="DIR", default=os.environ.get("FHIRFLOW_LAKE"),
+                      help="merge this run's tables into current-state Delta tables DIR/<table>/ (env FHIRFLOW_LAKE)")
     conv.add_argument("--no-tables", action="store_true",
                       help="skip the shipped analyst tables (claim_item, eob_item_adjudication, ...)")
     conv.add_argument("-q", "--quiet", action="store_true",
@@ -136,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     state = _Parser(add_help=False)
     state.add_argument("--state", default=os.environ.get("FHIRFLOW_STATE"), metavar="URL",
                        help="run-state database: a SQLite file or a database URL (env FHIRFLOW_STATE; "
-                            "default OUT/../.fhirflow-state.db): the X12 ledger and the load receipts")
+                            "default OUT/../.fhirflow-state.db): the X12 ledger, the C-CDA documents and the load receipts")
     state.add_argument("--no-state", "--no-ledger", dest="no_state", action="store_true",
                        help="keep no run state: no re-send detection, no load receipts")
 
@@ -154,6 +157,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="transaction/batch: PUTs per Bundle (default 500)")
     load.add_argument("--concurrency", type=_number(int, "Bundles", 1), default=2,
                       help="transaction/batch: Bundles in flight at once (default 2)")
+    load.add_argument("--import-chunk", type=_number(int, "resources", 1), default=500,
+                      help="$import: resources per server work chunk (HAPI maxBatchResourceCount, default 500)")
+    load.add_argument("--no-import-tiers", dest="import_tiers", action="store_false",
+                      help="$import: one job for every type (default: referenced types first, a job per tier, "
+                           "when the batch is larger than 4 chunks)")
     load.add_argument("--verify", choices=["ids", "sample", "none"], default="ids",
                       help="after the load: look up every id (default), count each type and look up a "
                            "sample of ids, or nothing")
@@ -188,8 +196,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="kick off a new job even if the output's last one is still open on the server")
     again.add_argument("--cancel", action="store_true", help="cancel the output's open $import job (DELETE its status URL)")
     sub.add_parser("run", parents=[conv, state, load], help="convert, then import")
-    _ledger_parser(sub.add_parser("ledger", help="the X12 interchange ledger: list, show, forget, import"))
+    _ledger_parser(sub.add_parser("ledger", help="the X12 interchange ledger (list, show, forget, import) and "
+                                                  "the C-CDA documents seen (documents)"))
     cli_views.add_parser(sub, _Parser)
+    mllp_cli.register(sub)
     return p
 
 
@@ -208,6 +218,11 @@ def _ledger_parser(p: argparse.ArgumentParser) -> None:
     forget.add_argument("--all", action="store_true", help="forget every interchange")
     imp = sub.add_parser("import", help="take over a JSON ledger written by fhirflow 0.1")
     imp.add_argument("file", type=Path)
+    docs = sub.add_parser("documents", help="every C-CDA document recorded (id, setId, versionNumber, digest, "
+                                            "file), one line each")
+    docs.add_argument("--only", choices=["converted", "loaded"], help="only documents in this state")
+    docs.add_argument("--forget", action="store_true",
+                      help="forget them (all, or those --only names): they convert again as new documents")
 
 
 def _auth_arguments(load: argparse.ArgumentParser) -> None:
@@ -258,7 +273,7 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
             publish_host=args.publish_host, advertise_host=args.advertise_host, max_retry_after_s=args.max_wait, timeout_s=args.timeout,
             publish_allow_remote=args.publish_allow_remote, publish_tls=_tls(args),
             verify="none" if args.no_verify else args.verify, bundle_size=args.bundle_size,
-            concurrency=args.concurrency,
+            concurrency=args.concurrency, import_chunk=args.import_chunk, import_tiers=args.import_tiers,
             resume=getattr(args, "resume", "auto"), basic_auth=_basic(args), bearer_token=args.bearer_token,
             smart_client_id=args.smart_client_id, smart_key=args.smart_key, smart_kid=args.smart_kid,
             smart_alg=args.smart_alg, smart_scope=args.smart_scope, smart_token_url=args.smart_token_url,
@@ -275,6 +290,7 @@ def _job_config(args: argparse.Namespace) -> JobConfig:
         parquet=not args.no_parquet,
         analyst_tables=not args.no_tables,
         user_views=tuple(str(v) for v in args.views),
+        lake_root=str(args.lake) if args.lake else None,
         transaction_time=args.transaction_time,
         source_timezone=args.timezone,
         x12_validate=args.validate,
@@ -324,6 +340,8 @@ def _ledger(args: argparse.Namespace) -> int:
     with StateStore.open(args.state) as store:
         ledger = store.interchanges
         cmd = args.ledger_command
+        if cmd == "documents":
+            return _documents(store, args.only, args.forget)
         if cmd == "import":
             print(f"{import_json_ledger(store, args.file)} interchange(s) taken over from {args.file}")
             return EXIT_OK
@@ -354,6 +372,21 @@ def _ledger(args: argparse.Namespace) -> int:
             raise ConfigError(f"ledger forget: several senders used ISA13 {args.isa13}; add --sender ISA06")
         print(f"forgot {ledger.forget([r.id for r in rows])} interchange(s)")
         return EXIT_OK
+
+
+def _documents(store: Any, only: str | None, forget: bool) -> int:
+    """``fhirflow ledger documents``: the C-CDA documents the run-state database knows (ids and
+    digests, files, runs: no clinical data)."""
+    rows = store.documents.all(only)
+    if forget:
+        print(f"forgot {store.documents.forget([r.id for r in rows])} document(s)")
+        return EXIT_OK
+    for r in rows:
+        when = r.loaded_at if r.loaded else r.converted_at
+        flag = "" if r.complete else " (a section rejected: never marked loaded)"
+        print(f"#{r.id}\t{r.state}\t{when}\t{r.identity}\t{r.identity.digest[:12]}\t{r.file}{flag}")
+    print(f"{len(rows)} document(s) in {store.url}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _reporter(quiet: bool) -> Reporter | None:
@@ -423,6 +456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _ledger(args)
         if args.command == "views":
             return cli_views.main(args)
+        if args.command == "mllp":
+            return mllp_cli.run(args)
         config = _job_config(args)
         if args.command == "import" and args.cancel:
             from etl.load.resume import cancel_import

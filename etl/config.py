@@ -89,6 +89,11 @@ class ImportConfig:
     # entries end the load at once (a systematically broken batch, not a few bad resources).
     bundle_size: int = 500
     concurrency: int = 2
+    # $import (hapi): resources per server work chunk (HAPI's storageDetail maxBatchResourceCount)
+    import_chunk: int = 500
+    # $import: a job per tier of types, referenced ones first (etl.load.dialects.bulk.TIERS), when
+    # the batch is more than 4 work chunks: no two chunks race to create the same placeholder
+    import_tiers: bool = True
     max_rejected: int = 1000
 
     def __post_init__(self) -> None:
@@ -98,7 +103,7 @@ class ImportConfig:
             raise ConfigError(f"resume must be 'auto', 'require' or 'never', not {self.resume!r}")
         if self.max_attempts < 1:
             raise ConfigError("max_attempts must be at least 1")
-        for name in ("bundle_size", "concurrency", "verify_chunk", "verify_concurrency", "verify_sample"):
+        for name in ("bundle_size", "concurrency", "import_chunk", "verify_chunk", "verify_concurrency", "verify_sample"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
         if self.max_rejected < 0:
@@ -126,6 +131,8 @@ class JobConfig:
     # with every batch beside the per-type ones; and the analyst's own ViewDefinitions (files or folders).
     analyst_tables: bool = True
     user_views: tuple[str, ...] = ()
+    # Current-state Delta tables (etl.stage.lake) every run merges its tables into: <lake_root>/<table>/
+    lake_root: str | None = None
     transaction_time: str | None = None
     source_timezone: str | None = None  # IANA zone for source timestamps that carry none
     x12_validate: bool = False
@@ -137,11 +144,17 @@ class JobConfig:
     duplicate_control: str = "convert"
     ccda_max_bytes: int = 50 * 1024 * 1024  # larger C-CDA documents are rejected before parsing
     ccda_embed_document: bool = True  # keep the original CDA (base64) in a DocumentReference
+    # What the Parquet files name as their run (metadata fhirflow.run): the Airflow run id in a DAG;
+    # default: run_id if given, else the run's transactionTime (so the same input gives the same bytes).
+    run_label: str | None = None
     # DICOM: the WADO-RS base URL files' studies are retrievable from (their Endpoint; DICOMweb inputs
     # name their own), and the StudyDate window a DICOMweb input is searched for (ISO dates, inclusive)
     dicom_endpoint: str | None = None
     dicom_since: str | None = None
     dicom_until: str | None = None
+    # DAG runs: when set, the studies a convert task touches are recorded under this key (the Airflow
+    # run) instead of emitted; the run's studies task then emits them once (input "dicom-run:KEY")
+    dicom_defer_studies: str | None = None
     run_id: str | None = None  # who writes this output (default: the output folder); a re-run is not a re-send
     file_mode: int = 0o640  # permission bits of every output file (folders: the same plus x; owner rwx)
     follow_symlinks: bool = False  # follow symlinks in input folders that lead outside the folder

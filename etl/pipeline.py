@@ -73,6 +73,9 @@ def convert(
                           skipped=summary.entries_skipped)
     files += [url_input(u) for u in urls]
     staging = _new_generation(out)
+    # One transaction time for the whole run: the manifest's, and what the tables and the lake record.
+    tt = config.transaction_time or datetime.now(UTC).isoformat(timespec="seconds")
+    config = replace(config, transaction_time=tt, run_label=config.run_label or config.run_id or tt)
     if config.run_id is None:
         # A re-run into the same folder is the same run: ledgers must not treat it as a re-send.
         config = replace(config, run_id=str(out.resolve()))
@@ -128,17 +131,17 @@ def _convert(files: list[InputFile], out: Path, staging: Path, summary: RunSumma
             outputs.setdefault(rtype, []).append((f"fhir/{p.name}", count))
             if config.parquet:
                 dst = staging / "parquet" / rtype / f"part-{i:03d}.parquet"
-                ndjson_to_parquet(p, dst, views.get(rtype), config.parquet_row_group, run=config.run_id or "")
+                ndjson_to_parquet(p, dst, views.get(rtype), config.parquet_row_group, run=config.run_label or "")
                 progress.step()
     table_parts: dict[str, list[tuple[str, int]]] = {}
     if config.parquet:
         table_parts = write_tables(tables, {t: [(p, n) for p, n in parts] for t, parts in written.items()},
-                                   staging / "parquet", config.run_id or "", config.file_mode)
+                                   staging / "parquet", config.run_label or "", config.file_mode)
         progress.step()
     err_list = [(f"errors/{p.name}", n) for parts in error_files.values() for p, n in parts]
     summary.errors = sum(n for _, n in err_list)
     doc = build_manifest(
-        config.transaction_time or datetime.now(UTC).isoformat(timespec="seconds"),
+        config.transaction_time or datetime.now(UTC).isoformat(timespec="seconds"),  # set by convert()
         outputs,
         err_list,
         summary.to_dict(),
@@ -152,6 +155,13 @@ def _convert(files: list[InputFile], out: Path, staging: Path, summary: RunSumma
     progress.phase("publish", 1)
     publish(out, staging, doc, file_mode=config.file_mode, on_step=on_publish_step)
     progress.step()
+    if config.lake_root and config.parquet:
+        # After publishing: the batch is whole; a failed merge fails the run and a re-run merges again
+        # (a merge of the same batch twice changes nothing).
+        from etl.stage.lake import merge_batch
+
+        merged = merge_batch(Path(config.lake_root), out, str(config.transaction_time))
+        log.info("current-state tables: merged %d table(s) into %s", len(merged), config.lake_root)
     for source in used.values():
         finish = getattr(source, "finish", None)
         if finish is not None:
@@ -281,7 +291,7 @@ def _convert_unit(
     if unit.error is not None:
         _reject(errors, fs, _quoting(unit.error, unit).at(unit.location), ctx)
         return []
-    ctx.warnings, ctx.excerpts = list(unit.warnings), {}
+    ctx.warnings, ctx.excerpts, ctx.kept = list(unit.warnings), {}, {}
     try:
         # Serialized as they come: a unit's lines take a fraction of its dicts' memory, and they
         # reach the sink only once the whole unit mapped (a unit is all or nothing).
@@ -295,6 +305,8 @@ def _convert_unit(
         _reject_mapped(unit, source, fs, _internal(exc, "mapping this unit", fs.name), ctx, errors)
         return []
     parts_rejected = ctx.take_rejections()
+    for kind, n in ctx.take_kept().items():
+        fs.kept[kind] = fs.kept.get(kind, 0) + n
     if lines or not parts_rejected:
         fs.attempted += 1
         fs.succeeded += 1

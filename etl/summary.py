@@ -37,6 +37,9 @@ class FileSummary:
     # (same id: a claim's replacement, a reused CLM01, a payer sent with and without its address),
     # per type; each is also a warning naming the id
     superseded: dict[str, int] = field(default_factory=dict)
+    # source content carried into the output without a FHIR element of its own, per kind (HL7 v2
+    # Z-segments, kept raw as extensions): counted so that it is visible, never silently dropped
+    kept: dict[str, int] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -88,6 +91,14 @@ class RunSummary:
         return out
 
     @property
+    def kept(self) -> Counter[str]:
+        """Per kind, source content kept raw in an extension (HL7 v2 Z-segments)."""
+        out: Counter[str] = Counter()
+        for f in self.files:
+            out.update(f.kept)
+        return out
+
+    @property
     def skips(self) -> list[dict[str, str]]:
         """Every skipped interchange of the run (the manifest and XCom list them)."""
         return [s for f in self.files for s in f.skips]
@@ -102,6 +113,7 @@ class RunSummary:
             "warnings": self.warnings,
             "resources": dict(sorted(self.resources.items())),
             "superseded": dict(sorted(self.superseded.items())),
+            "kept": dict(sorted(self.kept.items())),
             "skips": self.skips,
             "entries_skipped": dict(sorted(self.entries_skipped.items())),
             "files": [asdict(f) for f in self.files],
@@ -116,6 +128,8 @@ class RunSummary:
             lines.append(f"  {f.name} [{f.format}]: {f.succeeded}/{f.attempted} converted"
                          f"{', ' + str(f.skipped) + ' skipped' if f.skipped else ''}{flag}")
             lines += [f"    note: {n}" for n in f.notes]
+        if self.kept:
+            lines.append("  kept raw as extensions: " + ", ".join(f"{n} {k}" for k, n in sorted(self.kept.items())))
         if self.entries_skipped:
             said = ", ".join(f"{n} {why}" for why, n in sorted(self.entries_skipped.items()))
             lines.append(f"  not read (entries of the input folders): {said}")

@@ -236,3 +236,28 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("SQL-on-FHIR v2 suite, passes per file")
     for name, (passed, total) in sorted(results.items()):
         terminalreporter.write_line(f"{name:24} {passed}/{total}")
+
+
+# The real Orthanc (with its DICOMweb plugin) the DICOMweb tests read from. Here rather than in a
+# tests/sources/dicom/conftest.py: a second module named ``conftest`` replaces this one in
+# sys.modules, and the tests that ``from conftest import ...`` then fail to import.
+ORTHANC_SCRIPT = ROOT / "docker" / "orthanc" / "orthanc.sh"
+
+
+@pytest.fixture(scope="session")
+def orthanc_url() -> Iterator[str]:
+    """DICOMweb base URL of a real Orthanc on 127.0.0.1:$ORTHANC_HTTP_PORT: the one answering there, else
+    one started now by docker/orthanc/orthanc.sh (installing Debian's packages if missing), stopped at
+    the end."""
+    port = os.environ.get("ORTHANC_HTTP_PORT", "8042")
+    dicom_port = os.environ.get("ORTHANC_DICOM_PORT", "4242")
+    was_up = subprocess.run(["bash", str(ORTHANC_SCRIPT), "url", "--http-port", port], capture_output=True).returncode == 0
+    proc = subprocess.run(["bash", str(ORTHANC_SCRIPT), "up", "--http-port", port, "--dicom-port", dicom_port],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"could not start Orthanc ({ORTHANC_SCRIPT} up):\n{proc.stderr[-3000:]}")
+    try:
+        yield proc.stdout.strip().splitlines()[-1]
+    finally:
+        if not was_up:
+            subprocess.run(["bash", str(ORTHANC_SCRIPT), "down", "--http-port", port], capture_output=True)

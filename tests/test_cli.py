@@ -34,7 +34,10 @@ def test_convert_clean_input_exits_0_and_prints_the_summary(tmp_path: Path, caps
     assert "1 converted, 0 rejected" in printed and "Patient" in printed
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["transactionTime"] == "2026-01-01T00:00:00Z"
-    assert {o["type"] for o in manifest["output"]} == {"Patient", "Encounter"}
+    assert {o["type"] for o in manifest["output"]} == {
+        "Account", "AllergyIntolerance", "Condition", "Coverage", "Device", "Encounter", "EpisodeOfCare", "Location",
+        "Observation", "Organization", "Patient", "Practitioner", "PractitionerRole", "Procedure", "Provenance",
+        "RelatedPerson"}
     assert list((out / "parquet" / "Patient").glob("*.parquet"))
 
 

@@ -92,30 +92,79 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
 }
 
 
-def ours(path: Path) -> Counter[str]:
-    """Resource counts fhirflow makes from one input file."""
+# Observations compared by meaning (code and coded value), not only counted: Nutritional Status
+# (LOINC 75305-3) and Nutrition Assessment (75303-8) of the Nutrition section (61144-2), and the
+# Indication (75321-0 "Clinical finding", Procedure Indications 59768-2) — which FHIR-Converter
+# does not emit at all (its bundles hold none; ours follow the C-CDA template).
+MEANING_CODES = {"75305-3": "Nutrition status", "75303-8": "Nutrition assessment", "75321-0": "Indication"}
+
+
+def ours_resources(path: Path) -> list[dict[str, object]]:
+    """The resources fhirflow makes from one input file."""
     src, cfg = CcdaSource(), JobConfig()
     ctx = MappingContext(cfg.id_salt)
-    counts: Counter[str] = Counter()
+    out: list[dict[str, object]] = []
     for unit in src.read(path, cfg):
         if unit.record is not None:
-            counts.update(r["resourceType"] for r in src.to_fhir(unit.record, ctx, cfg))
-    return counts
+            out += src.to_fhir(unit.record, ctx, cfg)
+    return out
+
+
+def theirs_resources(path: Path) -> list[dict[str, object]]:
+    """The resources of a FHIR-Converter expected bundle."""
+    bundle = json.loads(path.read_text())
+    return [e["resource"] for e in bundle.get("entry", [])]
+
+
+def ours(path: Path) -> Counter[str]:
+    """Resource counts fhirflow makes from one input file."""
+    return Counter(str(r["resourceType"]) for r in ours_resources(path))
 
 
 def theirs(path: Path) -> Counter[str]:
     """Resource counts of a FHIR-Converter expected bundle."""
-    bundle = json.loads(path.read_text())
-    return Counter(e["resource"]["resourceType"] for e in bundle.get("entry", []))
+    return Counter(str(r["resourceType"]) for r in theirs_resources(path))
+
+
+def meanings(resources: list[dict[str, object]]) -> Counter[tuple[str, str]]:
+    """(code, coded value) of the Observations in :data:`MEANING_CODES`."""
+    out: Counter[tuple[str, str]] = Counter()
+    for r in resources:
+        if r["resourceType"] != "Observation":
+            continue
+        code = next((c.get("code", "") for c in r.get("code", {}).get("coding", [])  # type: ignore[attr-defined]
+                     if c.get("code") in MEANING_CODES), "")
+        if code:
+            value = r.get("valueCodeableConcept", {}).get("coding", [{}])[0].get("code", "")  # type: ignore[attr-defined]
+            out[(code, value)] += 1
+    return out
+
+
+def _pairs(pairs: Path) -> list[tuple[Path, Path]]:
+    """(input, expected bundle) of every pair that has both."""
+    out = []
+    for inp in sorted((pairs / "input").glob("*.ccda")):
+        exp = pairs / "expected" / f"{inp.stem}-expected.json"
+        if exp.exists():
+            out.append((inp, exp))
+    return out
+
+
+def compare_meanings(pairs: Path = DEFAULT_PAIRS) -> list[dict[str, object]]:
+    """One row per (document, code, value) of :func:`meanings`, ours beside theirs."""
+    rows: list[dict[str, object]] = []
+    for inp, exp in _pairs(pairs):
+        a, b = meanings(ours_resources(inp)), meanings(theirs_resources(exp))
+        for code, value in sorted(set(a) | set(b)):
+            rows.append({"document": inp.stem, "code": code, "what": MEANING_CODES[code], "value": value,
+                         "ours": a.get((code, value), 0), "theirs": b.get((code, value), 0)})
+    return rows
 
 
 def compare(pairs: Path = DEFAULT_PAIRS) -> list[dict[str, object]]:
     """One row per (document, resource type): ours, theirs, and whether it is within tolerance."""
     rows: list[dict[str, object]] = []
-    for inp in sorted((pairs / "input").glob("*.ccda")):
-        exp = pairs / "expected" / f"{inp.stem}-expected.json"
-        if not exp.exists():
-            continue
+    for inp, exp in _pairs(pairs):
         a, b = ours(inp), theirs(exp)
         for rtype in sorted(set(a) | set(b)):
             n_ours, n_theirs = a.get(rtype, 0), b.get(rtype, 0)
@@ -133,7 +182,7 @@ def compare(pairs: Path = DEFAULT_PAIRS) -> list[dict[str, object]]:
     return rows
 
 
-def render(rows: list[dict[str, object]]) -> str:
+def render(rows: list[dict[str, object]], meaning_rows: list[dict[str, object]] | None = None) -> str:
     """The comparison as a Markdown document."""
     lines = [
         "# C-CDA: fhirflow vs Microsoft FHIR-Converter",
@@ -162,6 +211,13 @@ def render(rows: list[dict[str, object]]) -> str:
                       for r in rows if r["status"] == "MISSING"})
     lines += ["", "## Types FHIR-Converter emits that we do not", ""]
     lines += [f"- {m}" for m in missing] or ["- none"]
+    if meaning_rows is not None:
+        lines += ["", "## Nutrition and Indication Observations, by meaning", "",
+                  "Observation code and coded value (SNOMED CT), counted on each side: every one FHIR-Converter "
+                  "emits we emit too; it emits no Indication Observation (Procedure Indications 59768-2).", "",
+                  "| document | observation | code | value | fhirflow | FHIR-Converter |", "|---|---|---|---|---:|---:|"]
+        lines += [f"| {r['document']} | {r['what']} | {r['code']} | {r['value']} | {r['ours']} | {r['theirs']} |"
+                  for r in meaning_rows]
     lines += ["", "## Documented differences", ""]
     lines += [f"- **{key}**: {text}" for key, text in REASONS.items()]
     return "\n".join(lines) + "\n"
@@ -171,7 +227,7 @@ def main(argv: list[str]) -> int:
     args = [a for a in argv if not a.startswith("--")]
     pairs = Path(args[0]) if args else DEFAULT_PAIRS
     rows = compare(pairs)
-    text = render(rows)
+    text = render(rows, compare_meanings(pairs))
     print(text)
     if "--write" in argv:
         out = ROOT / "docs" / "ccda-peer-comparison.md"

@@ -2,13 +2,16 @@
 # fhirflow local HAPI FHIR server (R4, H2 on disk, bulk $import) -- no Docker needed.
 #
 #   hapi.sh build                          build target/fhirflow-hapi.jar if missing/stale
-#   hapi.sh up   [--port N] [--data DIR]   start (or reuse) a server; last stdout line = base URL
-#                [--auth-jwks FILE --auth-client-id ID]  auth mode: SMART Backend Services tokens required
-#   hapi.sh down [--port N]                stop the server started for that port
+#   hapi.sh up   [--port N] [--data DIR] [--profile fast|throughput] [--db h2|postgresql] [--pg-port N]
+#                [--auth-jwks FILE --auth-client-id ID]  (auth mode: SMART Backend Services tokens required)
+#                                          start (or reuse) a server; last stdout line = base URL
+#   hapi.sh down [--port N]                stop the server started for that port (and its PostgreSQL)
 #   hapi.sh status [--port N]              print base URL if it answers, else exit 1
 #
-# Env: HAPI_PORT (8080), HAPI_DATA_DIR (<this dir>/data), HAPI_JAVA_OPTS,
-#      HAPI_START_TIMEOUT (240 s). Progress goes to stderr; stdout only carries the URL.
+# Env: HAPI_PORT (8080), HAPI_DATA_DIR (<this dir>/data), HAPI_PROFILE (fast), HAPI_DB (h2),
+#      HAPI_PG_PORT (port + 40000), HAPI_JAVA_OPTS (overrides the profile's JVM flags), HAPI_ARGS
+#      (more --key=value for the server), HAPI_START_TIMEOUT (240 s). Progress goes to stderr;
+#      stdout only carries the URL.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,15 +19,22 @@ JAR="$HERE/target/fhirflow-hapi.jar"
 RUN_DIR="$HERE/run"
 PORT="${HAPI_PORT:-8080}"
 DATA="${HAPI_DATA_DIR:-$HERE/data}"
-JAVA_OPTS="${HAPI_JAVA_OPTS:--Xms256m -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
+PROFILE="${HAPI_PROFILE:-fast}"
+DB="${HAPI_DB:-h2}"
+PG_PORT_HAPI="${HAPI_PG_PORT:-}"
 START_TIMEOUT="${HAPI_START_TIMEOUT:-240}"
 AUTH_ARGS=()  # up --auth-jwks/--auth-client-id: SmartAuthConfig (token endpoint + bearer interceptor)
+# JVM flags per profile. fast: quick start-up for tests (C1 JIT only, small serial-GC heap): ~30 s
+# to the first answer on 2 cores. throughput: long loads (full C2 JIT, 2 GB heap, parallel GC):
+# a slower start-up, a faster server once warm (docs/benchmarks.md).
+PROFILE_FAST="-Xms256m -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+PROFILE_THROUGHPUT="-Xms1g -Xmx2g -XX:+UseParallelGC -XX:+AlwaysPreTouch"
 
 log() { echo "hapi.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 usage() {
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -35,6 +45,12 @@ parse_args() {
       --port=*) PORT="${1#*=}"; shift ;;
       --data) [ $# -ge 2 ] || die "--data needs a value"; DATA="$2"; shift 2 ;;
       --data=*) DATA="${1#*=}"; shift ;;
+      --profile) [ $# -ge 2 ] || die "--profile needs a value"; PROFILE="$2"; shift 2 ;;
+      --profile=*) PROFILE="${1#*=}"; shift ;;
+      --db) [ $# -ge 2 ] || die "--db needs a value"; DB="$2"; shift 2 ;;
+      --db=*) DB="${1#*=}"; shift ;;
+      --pg-port) [ $# -ge 2 ] || die "--pg-port needs a value"; PG_PORT_HAPI="$2"; shift 2 ;;
+      --pg-port=*) PG_PORT_HAPI="${1#*=}"; shift ;;
       --auth-jwks) [ $# -ge 2 ] || die "--auth-jwks needs a file"; AUTH_ARGS+=("--fhirflow.auth.jwks=$(realpath -- "$2")"); shift 2 ;;
       --auth-client-id) [ $# -ge 2 ] || die "--auth-client-id needs a value"; AUTH_ARGS+=("--fhirflow.auth.client-id=$2"); shift 2 ;;
       -h|--help) usage ;;
@@ -45,6 +61,37 @@ parse_args() {
   DATA="$(realpath -m -- "$DATA")"
   BASE_URL="http://127.0.0.1:$PORT/fhir"
   PID_FILE="$RUN_DIR/hapi-$PORT.pid"
+  PG_FILE="$RUN_DIR/hapi-$PORT.pg"  # "PGPORT PGDATA" of the PostgreSQL this server was started on
+  case "$PROFILE" in
+    fast) JAVA_OPTS="${HAPI_JAVA_OPTS:-$PROFILE_FAST}" ;;
+    throughput) JAVA_OPTS="${HAPI_JAVA_OPTS:-$PROFILE_THROUGHPUT}" ;;
+    *) die "unknown profile: $PROFILE (fast|throughput)" ;;
+  esac
+  case "$DB" in h2|postgresql) ;; *) die "unknown database: $DB (h2|postgresql)" ;; esac
+  [ -n "$PG_PORT_HAPI" ] || PG_PORT_HAPI=$((PORT + 40000))
+  [[ "$PG_PORT_HAPI" =~ ^[0-9]+$ ]] && [ "$PG_PORT_HAPI" -le 65535 ] || die "bad PostgreSQL port: $PG_PORT_HAPI"
+}
+
+# PostgreSQL for this server (docker/postgres/pg.sh: Debian's postgresql-15, its own cluster in
+# DATA/pg); prints the JDBC URL.
+start_postgres() {
+  local url
+  url="$(bash "$HERE/../postgres/pg.sh" up --port "$PG_PORT_HAPI" --data "$DATA/pg" | tail -n 1)" \
+    || die "could not start PostgreSQL on port $PG_PORT_HAPI"
+  echo "$PG_PORT_HAPI $DATA/pg" >"$PG_FILE"
+  # pg.sh prints a SQLAlchemy URL (postgresql+psycopg://postgres@host:port/db): the JDBC one is the same place
+  echo "jdbc:postgresql://${url#*@}"
+}
+
+stop_postgres() {
+  [ -f "$PG_FILE" ] || return 0
+  local port dir
+  read -r port dir <"$PG_FILE" || true
+  if [ -n "${port:-}" ] && [ -n "${dir:-}" ]; then
+    log "stopping its PostgreSQL (port $port)"
+    bash "$HERE/../postgres/pg.sh" down --port "$port" --data "$dir" >&2 || true
+  fi
+  rm -f "$PG_FILE"
 }
 
 # 0 if GET $BASE_URL/metadata answers 200
@@ -135,7 +182,11 @@ cmd_up() {
       die "port $PORT is in use by another program (it does not answer $BASE_URL/metadata)"
     fi
     cmd_build
-    log "starting HAPI FHIR on $BASE_URL (data: $DATA, log: $logf)"
+    local db_args=(--fhirflow.db="$DB")
+    if [ "$DB" = postgresql ]; then
+      db_args+=(--fhirflow.db-url="$(start_postgres)")
+    fi
+    log "starting HAPI FHIR on $BASE_URL (profile $PROFILE, $DB, data: $DATA, log: $logf)"
     # Detach into its own session (setsid) so the server outlives the caller's process group
     # (job runners often kill a whole group); the launched shell writes its own pid, then execs java.
     local detach=()
@@ -144,8 +195,8 @@ cmd_up() {
     # shellcheck disable=SC2086,SC2016  # JAVA_OPTS is a list of options; $$ is for the inner shell
     "${detach[@]}" bash -c 'echo $$ >"$1"; shift; exec "$@"' hapi-launch "$PID_FILE" \
       nohup java $JAVA_OPTS -jar "$JAR" \
-      --server.address=127.0.0.1 --server.port="$PORT" --fhirflow.data-dir="$DATA" ${AUTH_ARGS[@]+"${AUTH_ARGS[@]}"} \
-      >>"$logf" 2>&1 </dev/null &
+      --server.address=127.0.0.1 --server.port="$PORT" --fhirflow.data-dir="$DATA" "${db_args[@]}" \
+      ${AUTH_ARGS[@]+"${AUTH_ARGS[@]}"} ${HAPI_ARGS:-} >>"$logf" 2>&1 </dev/null &
     local i
     for i in $(seq 1 100); do
       [ -s "$PID_FILE" ] && break
@@ -183,6 +234,7 @@ cmd_down() {
     rm -f "$PID_FILE"
     log "no server started by hapi.sh is running on port $PORT"
   fi
+  stop_postgres
 }
 
 cmd_status() {

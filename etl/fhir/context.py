@@ -34,6 +34,8 @@ class MappingContext(IdFactory):
         # source values of the warnings, by the warning's index in ``warnings``: {spec path: value}
         self.excerpts: dict[int, dict[str, str]] = {}
         self.rejections: list[InputError] = []
+        # source content kept without a FHIR element of its own (HL7 v2 Z-segments), per kind
+        self.kept: dict[str, int] = {}
 
     def problem(self, message: str, expression: str | None = None, value: str | None = None) -> None:
         """Report a recoverable data problem (unknown code, unparseable optional value).
@@ -54,6 +56,16 @@ class MappingContext(IdFactory):
             if value:
                 self.excerpts[len(self.warnings) - 1] = {expression or "value": value}
         log.debug("data problem: %s", text)
+
+    def keep(self, kind: str, n: int = 1) -> None:
+        """Count source content the mapper carried raw (e.g. as an extension); the pipeline adds the
+        counts of each converted unit to the file's summary (``kept``)."""
+        self.kept[kind] = self.kept.get(kind, 0) + n
+
+    def take_kept(self) -> dict[str, int]:
+        """The counts gathered since the last call, and forget them."""
+        out, self.kept = self.kept, {}
+        return out
 
     def take_warnings(self) -> list[str]:
         """The warnings gathered since the last call, and forget them."""

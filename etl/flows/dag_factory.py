@@ -8,7 +8,10 @@ Each DAG has the same shape, so it is built here once and each file in ``dags/``
   splits them into batches; mapping is per batch of files, never per file or message, so the
   scheduler stays healthy on big drops.
 - ``convert`` writes ``staged/<fmt>/<day>/<run>/batch-NNN`` (a transaction: see
-  :mod:`etl.stage.output`), partitioned by the run's data-interval day and kept for analysts.
+  :mod:`etl.stage.output`), partitioned by the run's data-interval day and kept for analysts, with
+  the analyst tables (``parquet/<view>/``, param ``analyst_tables``; the analyst's own with param
+  ``views``, checked by ``claim`` so a bad one fails the run at its start), then merges the batch
+  into the current-state Delta tables ``<root>/lake/<table>/`` (param ``lake``; :mod:`etl.stage.lake`).
 - ``load`` runs ``$import``; its client retries transient HTTP faults (one policy, in
   :mod:`etl.load.http`) and the task itself has ``retries=0``; permanent faults fail at once
   (``AirflowFailException``); a re-run resumes the open job from its receipt.
@@ -31,12 +34,13 @@ from typing import Any
 from airflow.sdk import DAG, Param, get_current_context, task
 
 
-def _config(params: dict[str, Any], transaction_time: str | None) -> Any:
+def _config(params: dict[str, Any], transaction_time: str | None, **extra: Any) -> Any:
     from pathlib import Path
 
     from etl.config import ImportConfig, JobConfig, Strictness
 
     return JobConfig(
+        **extra,
         # One run-state database per root (etl.state): the X12 ledger detects re-sends across runs,
         # and the load receipts say which batches are on the server.
         state_url=params.get("state_url") or str(Path(params["root"]) / "state.db"),
@@ -47,6 +51,7 @@ def _config(params: dict[str, Any], transaction_time: str | None) -> Any:
         source_timezone=params.get("source_timezone") or None,
         analyst_tables=bool(params.get("analyst_tables", True)),
         user_views=tuple(p for p in str(params.get("views") or "").split(os.pathsep) if p),
+        lake_root=str(Path(params["root"]) / "lake") if params.get("lake", True) else None,
         load=ImportConfig(fhir_url=params["fhir_url"], max_retry_after_s=float(params["max_retry_after_s"]),
                           timeout_s=float(params["import_timeout_s"]), publish_host=params["publish_host"],
                           advertise_host=params.get("advertise_host") or None,
@@ -74,8 +79,14 @@ def build_file_dag(
     schedule: str | None,
     doc_md: str,
     tags: list[str],
+    studies: bool = False,
 ) -> DAG:
-    """A landing-folder → FHIR DAG for source format ``fmt``."""
+    """A landing-folder → FHIR DAG for source format ``fmt``. ``studies`` (DICOM): the batches only
+    record their instances, and one ``studies`` task after them emits each study the run touched,
+    whole, so that two batches of one study cannot race each other's ``$import``::
+
+        claim ──> convert (mapped) ──> studies ──> load (mapped: batches + studies) ──> settle
+    """
     default_params = {
         "root": Param(os.environ.get("FHIRFLOW_HOME", "/var/lib/fhirflow"), type="string",
                       description="root folder with landing/, work/, archive/, quarantine/"),
@@ -96,6 +107,8 @@ def build_file_dag(
         "batch_files": Param(50, type="integer", minimum=1),
         "analyst_tables": Param(True, type="boolean",
                                 description="stage the shipped analyst tables (claim_item, eob_total, ...) per batch"),
+        "lake": Param(True, type="boolean",
+                      description="merge every batch into the current-state Delta tables <root>/lake/<table>/"),
         "views": Param(os.environ.get("FHIRFLOW_VIEWS", ""), type="string",
                        description="your own ViewDefinitions: folders or files (separated by ':'), staged per batch"),
         "max_retry_after_s": Param(30, type="number", minimum=0),
@@ -149,7 +162,18 @@ def build_file_dag(
 
             params = get_current_context()["params"]
             run_id, day, tt = _run_key()
-            return convert_batch(Path(params["root"]), fmt, run_id, day, batch, _config(params, tt))
+            extra = {"dicom_defer_studies": run_id} if studies else {}
+            return convert_batch(Path(params["root"]), fmt, run_id, day, batch, _config(params, tt, **extra))
+
+        @task(task_id="studies")
+        def studies_task(results: Any) -> list[dict[str, Any]]:
+            from pathlib import Path
+
+            from etl.flows.tasks import convert_studies
+
+            params = get_current_context()["params"]
+            run_id, day, tt = _run_key()
+            return convert_studies(Path(params["root"]), fmt, run_id, day, list(results), _config(params, tt))
 
         # retries=0: the load's HTTP faults are retried by its client (etl.load.http.Sender, one
         # tenacity policy); a retried task would stack Airflow's retries on top. A cleared or re-run
@@ -188,6 +212,8 @@ def build_file_dag(
                 if state is not None:
                     state.close()
             cleanup_run(root, fmt, run_id)
+            # studies that could not be mapped (DICOM): their error records are in staged/…/studies
+            moved["rejected_units"] += sum(int(r.get("rejected", 0)) for r in results if r.get("studies"))
             if moved["rejected_units"]:
                 raise AirflowFailException(
                     f"{moved['rejected_units']} unit(s) rejected in {moved['quarantined']} file(s); "
@@ -202,6 +228,93 @@ def build_file_dag(
 
         batches = claim_task()
         converted = convert_task.expand(batch=batches)
-        loaded = load_task.expand(result=converted)
-        settle_task(converted, loaded)
+        if studies:
+            staged = studies_task(converted)
+            loaded = load_task.expand(result=staged)
+            settle_task(staged, loaded)
+        else:
+            loaded = load_task.expand(result=converted)
+            settle_task(converted, loaded)
+    return dag
+
+
+def _window() -> tuple[str | None, str | None]:
+    """The StudyDate window (inclusive ISO dates) of the current run: its data interval
+    ``[start, end)``, so a daily run reads the studies dated on its day."""
+    from datetime import timedelta as _td
+
+    ctx = get_current_context()
+    start = ctx.get("data_interval_start") or ctx.get("logical_date")
+    end = ctx.get("data_interval_end") or start
+    if start is None or end is None:
+        return None, None
+    last = end - _td(microseconds=1) if end > start else end
+    return start.date().isoformat(), last.date().isoformat()
+
+
+def build_dicomweb_dag(dag_id: str, *, schedule: str | None, doc_md: str, tags: list[str]) -> DAG:
+    """A DICOMweb server → FHIR DAG: each run reads the studies whose StudyDate lies in its data
+    interval (QIDO-RS + WADO-RS metadata, :mod:`etl.sources.dicom.dicomweb`), stages them in
+    ``staged/dicomweb/<day>/<run>/batch-000`` and loads them::
+
+        convert ──> load ──> check (fails the run if any unit was rejected)
+    """
+    params = {
+        "root": Param(os.environ.get("FHIRFLOW_HOME", "/var/lib/fhirflow"), type="string",
+                      description="root folder: staged/dicomweb/ and state.db live here"),
+        "dicomweb_url": Param(os.environ.get("FHIRFLOW_DICOMWEB_URL", "http://127.0.0.1:8042/dicom-web"), type="string",
+                              description="DICOMweb base URL (QIDO-RS and WADO-RS), e.g. http://pacs/dicom-web"),
+        "fhir_url": Param(os.environ.get("FHIRFLOW_FHIR_URL", "http://127.0.0.1:8080/fhir"), type="string"),
+        "id_salt": Param(os.environ.get("FHIRFLOW_ID_SALT", "fhirflow-default-salt"), type="string"),
+        "strictness": Param("warn", enum=["ignore", "warn", "raise"]),
+        "source_timezone": Param(os.environ.get("FHIRFLOW_SOURCE_TZ", ""), type="string"),
+        "publish_host": Param(os.environ.get("FHIRFLOW_PUBLISH_HOST", "127.0.0.1"), type="string"),
+        "advertise_host": Param(os.environ.get("FHIRFLOW_ADVERTISE_HOST", ""), type="string"),
+        "state_url": Param(os.environ.get("FHIRFLOW_STATE") or None, type=["null", "string"],
+                           description="run-state database URL (default: <root>/state.db, SQLite)"),
+        "since": Param(None, type=["null", "string"], description="first StudyDate (YYYY-MM-DD; default: the run's data interval)"),
+        "until": Param(None, type=["null", "string"], description="last StudyDate (default: the run's data interval)"),
+        "max_retry_after_s": Param(30, type="number", minimum=0),
+        "import_timeout_s": Param(3600, type="number", minimum=1),
+    }
+    with DAG(dag_id=dag_id, schedule=schedule, catchup=False, max_active_runs=1, tags=tags, doc_md=doc_md,
+             params=params, default_args={"owner": "fhirflow", "retries": 3, "retry_delay": timedelta(seconds=30),
+                                          "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=10)}) as dag:
+
+        @task(task_id="convert")
+        def convert_task() -> dict[str, Any]:
+            from pathlib import Path
+
+            from etl.flows.tasks import convert_dicomweb
+
+            p = get_current_context()["params"]
+            run_id, day, tt = _run_key()
+            since, until = _window()
+            config = _config({**p, "duplicate_control": "convert"}, tt, dicom_since=p.get("since") or since,
+                             dicom_until=p.get("until") or until)
+            return convert_dicomweb(Path(p["root"]), p["dicomweb_url"], run_id, day, config)
+
+        @task(task_id="load")
+        def load_task(result: Any) -> dict[str, Any]:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from etl.errors import ConfigError, PermanentLoadError
+            from etl.flows.tasks import load_batch
+
+            try:
+                return load_batch(result, _config(get_current_context()["params"], None))
+            except (PermanentLoadError, ConfigError) as exc:
+                raise AirflowFailException(str(exc)) from exc
+
+        @task(task_id="check")
+        def check_task(result: Any, loaded: Any) -> dict[str, Any]:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            if result["rejected"]:
+                raise AirflowFailException(f"{result['rejected']} unit(s) rejected; the error records are in "
+                                           f"{result['out']}/errors/ (the rest was loaded)")
+            return {"converted": result["succeeded"], "resources": result["resources"], "loaded": loaded.get("found", {})}
+
+        converted = convert_task()
+        check_task(converted, load_task(converted))
     return dag

@@ -6,6 +6,7 @@ They take and return only paths and counts (what may travel through XCom: no dat
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,8 @@ def convert_batch(root: Path, fmt: str, run: str, day: str, batch: dict[str, Any
     from etl.pipeline import convert
 
     out = landing.folders(root, fmt, run, day)["out"] / f"batch-{int(batch['index']):03d}"
+    if config.run_label is None:  # the Parquet files name the Airflow run they come from
+        config = replace(config, run_label=run)
     summary = convert([Path(p) for p in batch["files"]], out, config, format_name=None)
     return {
         "out": str(out),
@@ -45,7 +48,36 @@ def convert_batch(root: Path, fmt: str, run: str, day: str, batch: dict[str, Any
         "only_skipped": sorted(f.name for f in summary.files if f.only_skipped),
         "skips": summary.skips,
         "superseded": dict(summary.superseded),  # per type: replaced a version written earlier in the run
+        "kept": dict(summary.kept),  # per kind: source content kept raw as extensions (HL7 v2 Z-segments)
     }
+
+
+def convert_studies(root: Path, fmt: str, run: str, day: str, results: list[dict[str, Any]],
+                    config: JobConfig) -> list[dict[str, Any]]:
+    """DICOM: after every batch of the run was read (each recorded its instances and the studies it
+    touched), emit each touched study once, whole, into ``staged/<fmt>/<day>/<run>/studies``. Returns
+    the batches' results followed by the studies' (``files`` empty: its error records name studies,
+    not inputs), for the load step to map over."""
+    from etl.pipeline import convert
+
+    out = landing.folders(root, fmt, run, day)["out"] / "studies"
+    summary = convert([f"dicom-run:{run}"], out, config, format_name=fmt)
+    studies = {"out": str(out), "attempted": summary.attempted, "succeeded": summary.succeeded,
+               "rejected": summary.rejected, "skipped": 0, "resources": dict(summary.resources), "files": {},
+               "only_skipped": [], "skips": [], "superseded": dict(summary.superseded), "studies": True}
+    return [*results, studies]
+
+
+def convert_dicomweb(root: Path, url: str, run: str, day: str, config: JobConfig) -> dict[str, Any]:
+    """Read a DICOMweb server's studies in ``config``'s StudyDate window into
+    ``staged/dicomweb/<day>/<run>/batch-000``; returns its counts and path (no data, no UIDs)."""
+    from etl.pipeline import convert
+    from etl.sources.dicom.dicomweb import shown
+
+    out = landing.folders(root, "dicomweb", run, day)["out"] / "batch-000"
+    summary = convert([url if url.startswith("dicomweb+") else f"dicomweb+{url}"], out, config)
+    return {"out": str(out), "server": shown(url.removeprefix("dicomweb+")), "attempted": summary.attempted,
+            "succeeded": summary.succeeded, "rejected": summary.rejected, "resources": dict(summary.resources)}
 
 
 def load_batch(result: dict[str, Any], config: JobConfig) -> dict[str, Any]:

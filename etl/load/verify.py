@@ -21,6 +21,7 @@ import orjson
 
 from etl.config import ImportConfig
 from etl.load.dialects.base import LoadInput
+from etl.load.dialects.bundles import batched
 from etl.load.http import Sender, raise_for_permanent
 
 
@@ -33,17 +34,6 @@ def _ids(folder: Path, inputs: list[LoadInput], skip: set[tuple[str, str]]) -> I
                 rid = orjson.loads(line).get("id")
                 if rid and (item.type, rid) not in skip:
                     yield str(rid)
-
-
-def _chunks(ids: Iterator[str], size: int) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for rid in ids:
-        chunk.append(rid)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _count_ids(sender: Sender, base: str, rtype: str, ids: list[str]) -> int:
@@ -77,7 +67,7 @@ def verify(sender: Sender, base: str, folder: Path, inputs: list[LoadInput], cfg
                 continue
             found[rtype] = 0
             pending: deque[Future[int]] = deque()
-            for chunk in _chunks(_ids(folder, items, skip), cfg.verify_chunk):
+            for chunk in batched(_ids(folder, items, skip), cfg.verify_chunk):
                 pending.append(pool.submit(_count_ids, sender, base, rtype, chunk))
                 if len(pending) > cfg.verify_concurrency:  # a bounded window: constant memory
                     found[rtype] += pending.popleft().result()
@@ -90,7 +80,7 @@ def _sample(sender: Sender, base: str, folder: Path, rtype: str, items: list[Loa
     """``expected`` if the type's count reaches it and every sampled id is found, else what was shown."""
     step = max(1, expected // cfg.verify_sample)
     sample = [rid for n, rid in enumerate(_ids(folder, items, skip)) if n % step == 0]
-    seen = sum(_count_ids(sender, base, rtype, c) for c in _chunks(iter(sample), cfg.verify_chunk))
+    seen = sum(_count_ids(sender, base, rtype, c) for c in batched(iter(sample), cfg.verify_chunk))
     total = _count_type(sender, base, rtype)
     if seen == len(sample) and total >= expected:
         return expected

@@ -48,7 +48,7 @@ class InputFile:
     url: str = ""  # a server to read from instead of a file (``dicomweb+http://HOST/dicom-web``)
 
 
-URL_SCHEMES = ("dicomweb+http://", "dicomweb+https://")
+URL_SCHEMES = ("dicomweb+http://", "dicomweb+https://", "dicom-run:")
 
 
 def is_url(value: object) -> bool:
@@ -60,6 +60,8 @@ def url_input(url: str) -> InputFile:
     """The input of a server URL: named without any user or password it carries."""
     from urllib.parse import urlsplit
 
+    if url.startswith("dicom-run:"):  # the studies a DAG run touched (etl.sources.dicom.source)
+        return InputFile(Path("dicom-run"), url, url=url)
     parts = urlsplit(url)
     host = parts.hostname or ""
     shown = f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"

@@ -2,7 +2,9 @@
 ``eob_item_adjudication``, ...: every ``schemas/views/<lower_case>.json``) and the analyst's own
 (``--views DIR``, the DAG param ``views``), written as ``parquet/<view name>/part-NNN.parquet``, one
 part per NDJSON part of the view's resource type, with typed ``*_date`` columns and exact decimals
-(:mod:`etl.stage.view_table`).
+(:mod:`etl.stage.view_table`), and two lineage columns: ``_resource_id`` (the resource the row
+comes from) and ``_row`` (its place among that resource's rows), what the current-state tables
+merge on (:mod:`etl.stage.lake`).
 
 :func:`table_views` compiles them all when a run starts, so a bad view stops the run before
 anything is converted (exit status 2), never halfway.
@@ -48,11 +50,15 @@ def write_tables(views: list[View], written: dict[str, list[tuple[Path, int]]], 
     for rtype, tviews in by_type.items():
         for i, (part, _count) in enumerate(written.get(rtype, [])):
             writers = [TableWriter(v, parquet_dir / v.name / f"part-{i:03d}.parquet", "parquet", run,
-                                   typed_dates=True, file_mode=file_mode) for v in tviews]
+                                   typed_dates=True, file_mode=file_mode, lineage=True) for v in tviews]
             try:
                 for res, line in resources([part], _Report(), part.parent):
+                    rid = res.get("id")
                     for v, w in zip(tviews, writers):
-                        w.add(view_rows(v, w.conv, res, line))
+                        rows = view_rows(v, w.conv, res, line)
+                        for n, r in enumerate(rows):
+                            r["_resource_id"], r["_row"] = rid, n
+                        w.add(rows)
                 for v, w in zip(tviews, writers):
                     out[v.name].append((f"parquet/{v.name}/part-{i:03d}.parquet", w.close()))
             except (ConfigError, StageError) as exc:

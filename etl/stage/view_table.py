@@ -76,9 +76,15 @@ def has_typed_date(col: Column) -> bool:
     return col.type in _DATES and not col.collection
 
 
-def arrow_schema(view: View, typed_dates: bool = False) -> pa.Schema:
-    """The Arrow schema of a view's table (with the ``*_date`` columns when ``typed_dates``)."""
-    fields = []
+# The lineage columns of a staged analyst table: the resource a row comes from and its place among
+# that resource's rows (what the current-state tables merge on: etl.stage.lake).
+LINEAGE = (pa.field("_resource_id", pa.string()), pa.field("_row", pa.int32()))
+
+
+def arrow_schema(view: View, typed_dates: bool = False, lineage: bool = False) -> pa.Schema:
+    """The Arrow schema of a view's table (with the ``*_date`` columns when ``typed_dates``, and
+    ``_resource_id`` / ``_row`` when ``lineage``)."""
+    fields = list(LINEAGE) if lineage else []
     for col in view.columns:
         fields.append(pa.field(col.name, _arrow_type(col)))
         if typed_dates and has_typed_date(col):
@@ -132,10 +138,11 @@ def _json_text(value: Any) -> Any:
 class Converter:
     """Turns rows of a view into Arrow arrays column by column, checking each value against its type."""
 
-    def __init__(self, view: View, typed_dates: bool) -> None:
+    def __init__(self, view: View, typed_dates: bool, lineage: bool = False) -> None:
         self.view = view
-        self.schema = arrow_schema(view, typed_dates)
+        self.schema = arrow_schema(view, typed_dates, lineage)
         self.typed_dates = typed_dates
+        self.lineage = lineage
         self.decimal_cols = [c.name for c in view.columns if c.type == "decimal"]
 
     def check_exact(self, rows: list[dict[str, Any]]) -> None:
@@ -152,6 +159,9 @@ class Converter:
 
     def arrays(self, rows: list[dict[str, Any]]) -> list[pa.Array]:
         out: list[pa.Array] = []
+        if self.lineage:
+            out.append(pa.array([r["_resource_id"] for r in rows], type=pa.string()))
+            out.append(pa.array([r["_row"] for r in rows], type=pa.int32()))
         for col in self.view.columns:
             values = [r.get(col.name) for r in rows]
             out.append(self._array(col, values))
@@ -162,6 +172,8 @@ class Converter:
     def _array(self, col: Column, values: list[Any]) -> pa.Array:
         t = _arrow_type(col)
         scalar = t.value_type if col.collection else t
+        if not col.collection and _plain_kind(scalar, values):
+            return pa.array(values, type=t)  # already of the column's type: no per-value checks
         try:
             if col.collection:
                 values = [None if v is None else [self._value(col, scalar, x) for x in v] for v in values]
@@ -198,6 +210,19 @@ class Converter:
         return str(v)
 
 
+def _plain_kind(t: pa.DataType, values: list[Any]) -> bool:
+    """Every value is None or already the Python type Arrow takes for ``t`` as it is."""
+    if pa.types.is_string(t):
+        want: type = str
+    elif pa.types.is_integer(t):
+        want = int
+    elif pa.types.is_boolean(t):
+        want = bool
+    else:
+        return False
+    return all(v is None or type(v) is want for v in values)
+
+
 def _reason(exc: BaseException) -> str:
     # Arrow's messages may quote the value; ours never do.
     return str(exc) if isinstance(exc, (TypeError, ValueError)) and not isinstance(exc, pa.ArrowException) else "wrong type"
@@ -205,6 +230,7 @@ def _reason(exc: BaseException) -> str:
 
 def parquet_metadata(view: View, run: str) -> dict[bytes, bytes]:
     return {b"fhirflow.view": view.name.encode(), b"fhirflow.view_hash": view.hash.encode(),
+            b"fhirflow.resource": str(view.resource).encode(),
             b"fhirflow.version": __version__.encode(), b"fhirflow.run": run.encode()}
 
 
@@ -215,9 +241,9 @@ class TableWriter:
     CHUNK = 5000
 
     def __init__(self, view: View, dst: Path, fmt: str, run: str, typed_dates: bool = False,
-                 file_mode: int = 0o640) -> None:
+                 file_mode: int = 0o640, lineage: bool = False) -> None:
         self.view, self.dst, self.fmt = view, dst, fmt
-        self.conv = Converter(view, typed_dates)
+        self.conv = Converter(view, typed_dates, lineage)
         self.tmp = dst.with_name(f".{dst.name}.tmp")
         self.rows = 0
         self.file_mode = file_mode

@@ -229,8 +229,8 @@ class View:
         return [c.name for c in self.columns]
 
     def rows(self, resource: dict[str, Any]) -> list[dict[str, Any]]:
-        """The rows one resource contributes (several with forEach, repeat or unionAll), columns in
-        the view's order."""
+        """The rows one resource contributes (several with forEach, repeat or unionAll), each with
+        every column of the view."""
         if resource.get("resourceType") != self.resource:
             return []
         env: dict[str, Any] = {**self.constants, "rowIndex": [0]}
@@ -240,8 +240,7 @@ class View:
                 raise self._error("where", "a 'where' path must give a boolean")
             if not (res and res[0] is True):
                 return []
-        names = self.column_names
-        return [{n: r.get(n) for n in names} for r in self._process(self.select, resource, env)]
+        return list(self._process(self.select, resource, env))
 
     def _process(self, sel: _Select, node: Any, env: dict[str, Any]) -> Iterator[dict[str, Any]]:
         if sel.repeat:

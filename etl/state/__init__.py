@@ -9,6 +9,9 @@ What it holds (see ``schemas``: :mod:`etl.state.schema`):
 - **X12 interchanges** (:mod:`etl.state.interchanges`): identity (ISA05/ISA06, ISA07/ISA08, ISA13)
   plus a SHA-256 of the interchange's bytes; ``converted`` (into which output) and ``loaded`` (only
   after ``$import`` completed and the server's counts were checked).
+- **C-CDA documents** (:mod:`etl.state.documents`): ClinicalDocument/id, setId, versionNumber and a
+  SHA-256 of the canonical XML, the key the resource ids were made from; ``converted`` / ``loaded``
+  as for X12. Read by the C-CDA source to notice reused ids, re-sent copies and new versions.
 - **Load receipts** (:mod:`etl.state.receipts`): per converted batch, the ``$import`` status URL
   and the counts sent and found on the server.
 - **Settled files** (:mod:`etl.state.files`): where each input went (archive, quarantine,

@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, delete, or_, select, update
+from sqlalchemy import and_, case, or_, select
 
 from etl.state.schema import x12_interchange as T
+from etl.state.tracked import Tracked, forget, mark_loaded
 
 if TYPE_CHECKING:
     from etl.state.store import StateStore
@@ -39,25 +40,14 @@ class InterchangeId:
         return f"ISA06={self.isa06} ISA08={self.isa08} ISA13={self.isa13}"
 
 
-@dataclass(frozen=True)
-class InterchangeRecord:
+@dataclass(frozen=True, kw_only=True)
+class InterchangeRecord(Tracked):
     """One row of the ledger."""
 
     id: int
     key: InterchangeId
     digest: str
     stamp: str
-    state: str
-    complete: bool
-    file: str
-    run_id: str
-    output: str
-    converted_at: str
-    loaded_at: str | None
-
-    @property
-    def loaded(self) -> bool:
-        return self.state == "loaded"
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "isa05": self.key.isa05, "isa06": self.key.isa06, "isa07": self.key.isa07,
@@ -78,9 +68,10 @@ class Converted:
 
 
 def _record(row: Any) -> InterchangeRecord:
-    return InterchangeRecord(row.id, InterchangeId(row.isa05, row.isa06, row.isa07, row.isa08, row.isa13),
-                             row.digest, row.stamp, row.state, bool(row.complete), row.file, row.run_id,
-                             row.output, row.converted_at, row.loaded_at)
+    return InterchangeRecord(id=row.id, key=InterchangeId(row.isa05, row.isa06, row.isa07, row.isa08, row.isa13),
+                             digest=row.digest, stamp=row.stamp, state=row.state, complete=bool(row.complete),
+                             file=row.file, run_id=row.run_id, output=row.output, converted_at=row.converted_at,
+                             loaded_at=row.loaded_at)
 
 
 def _is(key: InterchangeId) -> Any:
@@ -128,10 +119,7 @@ class InterchangeLedger:
     def mark_loaded(self, output: str, receipt_id: int, when: str) -> int:
         """The load step verified ``output`` on the server: its complete interchanges are loaded.
         Returns how many."""
-        with self._store.write() as conn:
-            result = conn.execute(update(T).where(T.c.output == output, T.c.complete.is_(True))
-                                  .values(state="loaded", loaded_at=when, receipt_id=receipt_id))
-        return int(result.rowcount or 0)
+        return mark_loaded(self._store, T, output, receipt_id, when)
 
     def all(self, state: str | None = None) -> list[InterchangeRecord]:
         query = select(T).order_by(T.c.id)
@@ -156,9 +144,7 @@ class InterchangeLedger:
     def forget(self, ids: list[int] | None = None) -> int:
         """Delete rows by id (all rows when ``ids`` is None): the next run converts those
         interchanges again (their resources upsert onto the same ids)."""
-        query = delete(T) if ids is None else delete(T).where(T.c.id.in_(ids))
-        with self._store.write() as conn:
-            return int(conn.execute(query).rowcount or 0)
+        return forget(self._store, T, ids)
 
     def add_legacy(self, key: InterchangeId, stamp: str, file: str, run_id: str, when: str) -> bool:
         """An entry of the JSON ledger fhirflow kept before this database: recorded as loaded, with

@@ -3,7 +3,8 @@
 ``start`` is written at kick-off (the server's status URL, so a resumed load can poll the same job
 instead of starting another), ``complete`` after the job finished and the counts were verified on the
 server, ``fail`` when it failed permanently, ``cancel`` when ``fhirflow import --cancel`` stopped it. Only ``complete`` marks the folder's X12 interchanges
-loaded (:meth:`etl.state.interchanges.InterchangeLedger.mark_loaded`), in the same call.
+and C-CDA documents loaded (:meth:`etl.state.interchanges.InterchangeLedger.mark_loaded`,
+:meth:`etl.state.documents.DocumentLedger.mark_loaded`), in the same call.
 """
 
 from __future__ import annotations
@@ -60,11 +61,12 @@ class LoadReceipts:
 
     def complete(self, receipt_id: int, found: dict[str, int], message: str, when: str) -> int:
         """The job completed and ``found`` was verified: the receipt is closed and the output's
-        complete X12 interchanges become loaded (returns how many)."""
+        complete X12 interchanges (returns how many) and C-CDA documents become loaded."""
         with self._store.write() as conn:
             conn.execute(update(T).where(T.c.id == receipt_id).values(
                 state="completed", finished_at=when, found=json.dumps(found, sort_keys=True), message=message))
             output = conn.execute(select(T.c.output).where(T.c.id == receipt_id)).scalar_one()
+        self._store.documents.mark_loaded(output, receipt_id, when)
         return self._store.interchanges.mark_loaded(output, receipt_id, when)
 
     def unverified(self, receipt_id: int, message: str, when: str) -> None:

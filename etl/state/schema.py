@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    Index,
     Integer,
     MetaData,
     String,
@@ -25,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 
-VERSION = 2
+VERSION = 3
 ADVISORY_LOCK = 0x66686972  # "fhir": the key PostgreSQL sessions serialize migrations on
 
 metadata = MetaData()
@@ -105,16 +106,57 @@ dicom_instance = Table(
 )
 
 
+# One row per distinct C-CDA document (ClinicalDocument/id + digest): what the C-CDA source needs
+# to notice a reused id, a re-sent copy and a new version (etl/state/documents.py).
+ccda_document = Table(
+    "ccda_document", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("doc_root", Text, nullable=False),  # ClinicalDocument/id/@root
+    Column("doc_ext", Text, nullable=False),  # ClinicalDocument/id/@extension ("" when absent)
+    Column("set_root", Text, nullable=False),  # ClinicalDocument/setId ("" when absent)
+    Column("set_ext", Text, nullable=False),
+    Column("version", Integer),  # ClinicalDocument/versionNumber/@value
+    Column("digest", String(64), nullable=False),  # SHA-256 of the document's canonical XML (C14N)
+    Column("id_key", Text, nullable=False),  # JSON list: the business key its resource ids were made from
+    Column("state", String(16), nullable=False),  # converted | loaded
+    Column("complete", Boolean, nullable=False),  # every section converted
+    Column("file", Text, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("output", Text, nullable=False),
+    Column("converted_at", String(32), nullable=False),
+    Column("loaded_at", String(32)),
+    Column("receipt_id", Integer),
+    UniqueConstraint("doc_root", "doc_ext", "digest", name="uq_ccda_document"),
+    Index("ix_ccda_document_set", "set_root", "set_ext"),  # every document's verdict looks its setId up
+)
+
+
+# Studies a DAG run's mapped convert tasks touched (key: the Airflow run), emitted once by its
+# ``studies`` task after every batch was read: two batches of one study then cannot race to the server.
+dicom_touched = Table(
+    "dicom_touched", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_key", Text, nullable=False),
+    Column("study_uid", String(64), nullable=False),
+    UniqueConstraint("run_key", "study_uid", name="uq_dicom_touched"),
+)
+
+
 def _v1(conn: Connection) -> None:
     for table in (x12_interchange, load_receipt, settled_file):
         table.create(conn, checkfirst=True)
 
 
 def _v2(conn: Connection) -> None:
-    dicom_instance.create(conn, checkfirst=True)
+    for table in (dicom_instance, dicom_touched):
+        table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]  # MIGRATIONS[n] builds version n + 1
+def _v3(conn: Connection) -> None:
+    ccda_document.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]  # MIGRATIONS[n] builds version n + 1
 
 
 def migrate(conn: Connection) -> int:

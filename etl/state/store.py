@@ -41,9 +41,11 @@ def now() -> str:
 
 class StateStore:
     """One run-state database. Open it with :meth:`open`; close it (or use it as a context manager)
-    when the run ends. Its parts: :attr:`interchanges`, :attr:`receipts`, :attr:`files`, :attr:`studies`."""
+    when the run ends. Its parts: :attr:`interchanges`, :attr:`documents`, :attr:`receipts`, :attr:`files`,
+    :attr:`studies`."""
 
     def __init__(self, engine: Engine, url: str) -> None:
+        from etl.state.documents import DocumentLedger
         from etl.state.files import SettledFiles
         from etl.state.interchanges import InterchangeLedger
         from etl.state.receipts import LoadReceipts
@@ -52,6 +54,7 @@ class StateStore:
         self.engine = engine
         self.url = url
         self.interchanges = InterchangeLedger(self)
+        self.documents = DocumentLedger(self)
         self.receipts = LoadReceipts(self)
         self.files = SettledFiles(self)
         self.studies = StudyIndex(self)

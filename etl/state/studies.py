@@ -24,6 +24,7 @@ import orjson
 from sqlalchemy import delete, func, select
 
 from etl.state.schema import dicom_instance as T
+from etl.state.schema import dicom_touched as TOUCHED
 
 if TYPE_CHECKING:
     from etl.state.store import StateStore
@@ -111,3 +112,18 @@ class StudyIndex:
         """Forget a study's instances (the next run emits what it reads of it); returns how many."""
         with self._store.write() as conn:
             return int(conn.execute(delete(T).where(T.c.study_uid == study_uid)).rowcount or 0)
+
+    def mark_touched(self, run_key: str, study_uids: Iterable[str]) -> None:
+        """Remember that a task of run ``run_key`` read instances of ``study_uids`` (for :meth:`touched`)."""
+        rows = [{"run_key": run_key, "study_uid": uid} for uid in sorted(set(study_uids))]
+        if not rows:
+            return
+        with self._store.write() as conn:
+            conn.execute(self._store.insert(TOUCHED).on_conflict_do_nothing(
+                index_elements=[TOUCHED.c.run_key, TOUCHED.c.study_uid]), rows)
+
+    def touched(self, run_key: str) -> list[str]:
+        """The studies the tasks of run ``run_key`` touched, in UID order."""
+        with self._store.read() as conn:
+            q = select(TOUCHED.c.study_uid).where(TOUCHED.c.run_key == run_key).order_by(TOUCHED.c.study_uid)
+            return list(conn.execute(q).scalars().all())

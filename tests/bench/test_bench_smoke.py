@@ -23,7 +23,7 @@ def test_bench_quick_runs_and_prints_the_table(tmp_path: Path) -> None:
     header = next(line for line in proc.stdout.splitlines() if line.startswith("| format"))
     assert [c.strip() for c in header.strip("|").split("|")] == [
         "format", "metric", "value", "peer", "peer value", "ratio", "goal", "met"]
-    for fmt in ("x12", "ccda", "hl7v2"):
+    for fmt in ("x12", "ccda", "hl7v2", "views"):
         assert f"| {fmt}" in proc.stdout
     assert "peak RSS of fhirflow convert, 2,000 claims" in proc.stdout  # x12-scale, tiny in --quick
     assert (tmp_path / "rows.json").exists()

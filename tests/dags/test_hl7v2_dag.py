@@ -61,3 +61,17 @@ def test_rejected_message_quarantines_file_loads_the_rest_and_fails_run(
     # The good message of the mixed file was loaded too: its patient and encounter are on the server.
     found = _on_server(hapi_url, root)
     assert found["Patient"] == 2 and found["Encounter"] == 1 and found["Observation"] >= 1
+
+
+def test_transaction_dialect_loads_through_the_dag(tmp_path: Path, hapi_url: str, airflow_db: Path) -> None:
+    """The load step's dialect is a run param: transaction Bundles of PUTs instead of $import."""
+    root = tmp_path / "root"
+    land(root, "hl7v2", HL7 / "fhir-converter" / "ADT-A01-01.hl7", HL7 / "python-hl7" / "sample_batch1.hl7")
+    run = load_dag("hl7v2_batches").test(run_conf={"root": str(root), "fhir_url": hapi_url, "id_salt": "dag-test-tx",
+                                                   "max_retry_after_s": 2, "dialect": "transaction",
+                                                   "bundle_size": 2, "load_concurrency": 2})
+    assert run.state == "success"
+    (load_ti,) = [ti for ti in run.get_task_instances() if ti.task_id == "load"]
+    assert sorted(p.name for p in root.glob("archive/hl7v2/*/*")) == ["ADT-A01-01.hl7", "sample_batch1.hl7"]
+    assert _on_server(hapi_url, root)["Patient"] >= 2
+    assert load_ti.state == "success"

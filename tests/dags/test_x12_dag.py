@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pytest
 from dag_helpers import found, land, load_dag, staged_ids
 
+from etl.stage.lake import duckdb_views
 from etl.state import StateStore
 
 pytestmark = [pytest.mark.airflow, pytest.mark.hapi]
@@ -65,6 +67,25 @@ def test_clean_run_loads_claims_remittance_and_enrollment(tmp_path: Path, hapi_u
     with StateStore.open(root / "state.db") as state:  # loaded only after the server had them
         assert sorted(r.state for r in state.interchanges.all()) == ["loaded"] * 3
         assert [r.state for r in state.receipts.all()] == ["completed"]
+    # the analyst tables are staged with the batch, and the batch is merged into the current state
+    assert list(root.glob("staged/x12/*/*/batch-000/parquet/claim_item/*.parquet"))
+    con = duckdb.connect()
+    tables = duckdb_views(con, root / "lake")
+    assert {"Claim", "claim_item", "eob_total", "ExplanationOfBenefit"} <= set(tables)
+    assert con.sql('select count(*) from "ExplanationOfBenefit"').fetchall() == [(2,)]
+
+
+def test_a_bad_user_view_fails_the_run_at_its_start(tmp_path: Path, hapi_url: str, airflow_db: Path) -> None:
+    root = tmp_path / "root"
+    views = tmp_path / "views"
+    views.mkdir()
+    (views / "bad.json").write_text('{"resourceType": "ViewDefinition", "name": "bad", "resource": "Claim", '
+                                    '"select": [{"column": [{"name": "x", "path": "nope("}]}]}')
+    land(root, "x12", X12 / "837P" / "uhin-x12-parser" / "837.edi")
+    run = load_dag("x12_claims").test(run_conf={**_conf(root, hapi_url), "views": str(views)})
+    assert run.state == "failed"
+    assert [p.name for p in (root / "landing" / "x12").iterdir()] == ["837.edi"]  # nothing claimed
+    assert not (root / "lake").exists()
 
 
 def test_bad_transaction_set_quarantines_file_loads_good_set_and_fails_run(

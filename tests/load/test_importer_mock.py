@@ -157,8 +157,38 @@ def test_one_retry_policy_transient_then_exhausted(converted: Path) -> None:
 
 
 def test_poll_waits_a_tenth_of_the_elapsed_time_within_retry_after_and_the_cap(converted: Path) -> None:
-    times = iter([0.0, 0.0, 30.0, 100.0, 200.0, 200.0, 200.0])  # the clock at start and at each poll
+    times = [0.0, 0.0, 0.0, 30.0, 100.0, 200.0]  # the load's start, the job's start, then each poll
+
+    def clock() -> float:
+        return times.pop(0) if len(times) > 1 else times[0]
+
     server = Server([accepted()], [running(), running(), running(), running("2"), done()])
-    _, slept = _run(server, converted, clock=lambda: next(times))
+    _, slept = _run(server, converted, clock=clock)
     # 0 s: poll_interval 1; 30 s: 3; 100 s: 10 capped at max_retry_after_s 5; 200 s: the server's 2
     assert slept == [1, 3, 5, 2]
+
+
+def test_a_large_batch_is_imported_in_tiers_referenced_types_first(tmp_path: Path) -> None:
+    """More than 4 work chunks: a job per tier (Patient before what points at it), so that no two
+    chunks race to create the same placeholder; a small batch is one job."""
+    converted = tmp_path / "out"
+    convert([HL7 / "sample_hl7.hl7", HL7 / "sample_file1.hl7", HL7 / "sample_batch.hl7", HL7 / "sample_batch2.hl7"],
+            converted, JobConfig(id_salt="s"))
+    kinds = sorted({o["type"] for o in json.loads((converted / "manifest.json").read_text())["output"]})
+    assert "Patient" in kinds and len(kinds) > 1
+    server = Server([accepted()] * 5, [done()] * 5)
+    report, _ = _run(server, converted, _cfg(import_chunk=1))
+    jobs = [[x["part"][0]["valueCode"] for x in json.loads(r.content)["parameter"] if x["name"] == "input"]
+            for r in server.requests if r.url.path.endswith("/$import")]
+    from etl.load.dialects.bulk import TIERS
+
+    def tier(t: str) -> int:
+        return next((n for n, types in enumerate(TIERS) if t in types), len(TIERS))
+
+    # one job per tier, in tier order (referenced types first: Organization before Patient before Encounter)
+    assert len(jobs) > 1 and sorted(t for j in jobs for t in j) == kinds
+    assert [tier(j[0]) for j in jobs] == sorted({tier(t) for t in kinds}) and all(len({tier(t) for t in j}) == 1 for j in jobs)
+    assert report.found == report.sent  # type: ignore[attr-defined]
+    server = Server([accepted()], [done()])
+    _run(server, converted)
+    assert sum(r.url.path.endswith("/$import") for r in server.requests) == 1

@@ -42,7 +42,9 @@ def _outputs(out: Path) -> dict[str, list[dict[str, object]]]:
 @pytest.mark.parametrize("codec", sorted(BOMS))
 @pytest.mark.parametrize(("src", "fmt"), [(X12, "x12"), (HL7, "hl7v2"), (CCDA, "ccda")], ids=["x12", "hl7v2", "ccda"])
 def test_a_wide_encoding_with_a_bom_converts_like_utf8(tmp_path: Path, src: Path, fmt: str, codec: str) -> None:
-    wide = _encode(src, tmp_path / f"in{src.suffix}", codec)
+    # The same name as the source: a resource may name its source file (HL7 v2 Provenance).
+    (tmp_path / "in").mkdir()
+    wide = _encode(src, tmp_path / "in" / src.name, codec)
     assert detect(wide) == fmt
     cfg = JobConfig(id_salt="enc", parquet=False, transaction_time="2026-01-01T00:00:00Z")
     plain = convert([src], tmp_path / "plain", cfg)

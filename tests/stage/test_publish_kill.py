@@ -98,8 +98,15 @@ def _state(out: Path) -> dict[str, str]:
         part = o["url"].split(".")[-2]
         table = pq.read_metadata(out / "parquet" / o["type"] / f"part-{part}.parquet")
         assert table.num_rows == o["count"]
-    tables = {f"{t.name}/{p.name}" for t in (out / "parquet").iterdir() for p in t.iterdir()}
+    tables = {f"{t.name}/{p.name}" for t in (out / "parquet").iterdir() if t.name[:1].isupper() for p in t.iterdir()}
     assert len(tables) == len(manifest["output"])
+    # the analyst tables (parquet/<view>/): each part the manifest lists, with its rows, and no other
+    analyst = {f"parquet/{t.name}/{p.name}" for t in (out / "parquet").iterdir() if not t.name[:1].isupper()
+               for p in t.iterdir()}
+    staged = manifest["extension"]["https://fhirflow.dev/tables"]
+    assert analyst == {t["url"] for t in staged}
+    for t in staged:
+        assert pq.read_metadata(out / t["url"]).num_rows == t["count"]
     digests = {url: hashlib.sha256((out / url).read_bytes()).hexdigest() for url in listed}
     digests["manifest"] = hashlib.sha256(str(sorted(listed.items())).encode()).hexdigest()
     return digests

@@ -47,7 +47,7 @@ def _submitter(cfg: ImportConfig) -> dict[str, tuple[str, str]]:
 
 # The bulk $import flavours, by dialect name (some read the job's settings: the URL, the submitter).
 FLAVOURS: dict[str, Callable[[ImportConfig], ImportDialect]] = {
-    "hapi": lambda cfg: HapiDialect(),
+    "hapi": lambda cfg: HapiDialect(cfg.import_chunk),
     "azure": lambda cfg: AzureDialect("IncrementalLoad"),
     "azure-initial": lambda cfg: AzureDialect("InitialLoad"),
     "pathling": lambda cfg: PathlingDialect(),

@@ -11,6 +11,8 @@ pull a Bulk Data manifest (``needs_manifest``) get one listing the files' URLs b
 Resuming: with ``ctx.resume_url`` (the output's receipt is open: :mod:`etl.load.resume`) nothing is
 published or kicked off; the job at that URL is polled to its end.
 
+Large batches go in tiers, referenced types first, a job each (:data:`TIERS`).
+
 Polling: a job's ``Retry-After`` is honoured as an upper bound, never stretched: the wait is the
 smallest of the server's ``Retry-After``, ``max_retry_after_s`` and a tenth of the time the job has
 run so far (at least ``poll_interval_s``). HAPI answers ``Retry-After: 120`` to every poll whatever
@@ -79,8 +81,34 @@ def poll_wait(response: httpx.Response, elapsed: float, cfg: ImportConfig) -> fl
     return min(retry_after(response, adaptive, cfg.max_retry_after_s), adaptive)
 
 
+# Referenced types before the types that point at them. A server stores a job's work chunks in
+# parallel (HAPI: 4 at a time), and chunks of Claims that point at a Practitioner not stored yet
+# race to create the same placeholder: all but one fail on the unique index and are retried whole
+# (HAPI: up to 3 times, then entry by entry). A job per tier leaves nothing to race for.
+TIERS: tuple[frozenset[str], ...] = (
+    frozenset({"Organization", "Practitioner", "Medication", "Device", "Substance"}),
+    frozenset({"Location", "Patient", "PractitionerRole", "Group"}),
+    frozenset({"RelatedPerson", "Coverage", "Encounter", "EpisodeOfCare"}),
+)  # everything else in a last tier
+
+
+def tiers(inputs: list[LoadInput], cfg: ImportConfig) -> list[list[LoadInput]]:
+    """The jobs to run, in order: one per non-empty tier when the batch is larger than a few work
+    chunks (``import_tiers``), else a single job (a small load would only pay each job's start)."""
+    if not cfg.import_tiers or sum(i.count for i in inputs) <= 4 * cfg.import_chunk:
+        return [list(inputs)]
+    rank = {t: n for n, tier in enumerate(TIERS) for t in tier}
+    groups: list[list[LoadInput]] = [[] for _ in range(len(TIERS) + 1)]
+    for item in inputs:
+        groups[rank.get(item.type, len(TIERS))].append(item)
+    return [g for g in groups if g]
+
+
+TIER_MARK = "fhirflow-tier="  # status URL fragment: which tier of a multi-job load the job is
+
+
 class BulkImportLoader:
-    """Loads a folder with one ``$import`` job in the given server flavour."""
+    """Loads a folder with ``$import`` jobs (one per tier, see :func:`tiers`) in the given server flavour."""
 
     def __init__(self, flavour: ImportDialect) -> None:
         self.flavour = flavour
@@ -88,26 +116,41 @@ class BulkImportLoader:
 
     def load(self, ctx: LoadContext) -> LoadResult:
         result = LoadResult()
-        if ctx.resume_url:  # the job is already on the server: poll it, never kick off twice
+        cfg = ctx.config
+        messages: list[str] = []
+        manifest = bool(getattr(self.flavour, "needs_manifest", False))
+        # One job for a server that pulls a manifest (the manifest lists every file); else by tier
+        groups = [list(ctx.inputs)] if manifest else tiers(ctx.inputs, cfg)
+        todo = list(enumerate(groups))
+        if ctx.resume_url:  # a job is already on the server: poll it, never kick off twice
             result.status_url = ctx.resume_url
             log.info("resuming the open $import job of this output: %s", ctx.resume_url)
             self._poll(ctx, result)
-            return result
-        cfg = ctx.config
+            messages.append(result.message)
+            mark = ctx.resume_url.partition("#" + TIER_MARK)[2]
+            done = int(mark.split("/")[0]) if mark else len(groups) - 1
+            todo = todo[done + 1:]  # the tiers after the resumed one are still to load
+            if not todo:
+                return result
+        todo_inputs = [i for _, group in todo for i in group]
         # A fresh secret per job for the built-in publisher: the server presents it when it fetches
         # (HAPI: storageDetail.credentialHttpBasic, $bulk-submit: fileRequestHeader); never logged or stored.
         credential = None if cfg.public_base_url or cfg.publish_url else new_credential()
-        manifest = bool(getattr(self.flavour, "needs_manifest", False))
-        with published(ctx.folder, cfg, ctx.inputs, credential, manifest) as (files_base, urls):
-            inputs = [ImportInput(i.type, urls.get(i.path, f"{files_base}/{i.path}"), i.count) for i in ctx.inputs]
-            if MANIFEST in urls:  # a pre-signed manifest has its own URL
-                self.flavour.manifest_url = urls[MANIFEST]  # type: ignore[attr-defined]
-            result.status_url, sent = jobs.kick_off(ctx.sender, self.flavour, ctx.base_url, inputs, files_base + "/",
-                                                    credential)
-            result.requests += sent
-            log.info("$import accepted; polling %s", result.status_url)
-            ctx.started(result.status_url)
-            self._poll(ctx, result)
+        with published(ctx.folder, cfg, todo_inputs, credential, manifest) as (files_base, urls):
+            for number, group in todo:
+                inputs = [ImportInput(i.type, urls.get(i.path, f"{files_base}/{i.path}"), i.count) for i in group]
+                if MANIFEST in urls:  # a pre-signed manifest has its own URL
+                    self.flavour.manifest_url = urls[MANIFEST]  # type: ignore[attr-defined]
+                status_url, sent = jobs.kick_off(ctx.sender, self.flavour, ctx.base_url, inputs, files_base + "/",
+                                                 credential)
+                # A load of several tiers remembers which tier its open job is (a fragment: never sent)
+                result.status_url = status_url + (f"#{TIER_MARK}{number}/{len(groups)}" if len(groups) > 1 else "")
+                result.requests += sent
+                log.info("$import of %s accepted; polling %s", ", ".join(sorted({i.type for i in group})), status_url)
+                ctx.started(result.status_url)
+                self._poll(ctx, result)
+                messages.append(result.message)
+        result.message = " | ".join(m for m in messages if m)
         return result
 
     def _poll(self, ctx: LoadContext, result: LoadResult) -> None:
@@ -119,11 +162,11 @@ class BulkImportLoader:
             self.flavour, "poll_request", None)
         while True:
             if hook is not None:  # a describe call (HealthLake) rather than a GET on the status URL
-                method, url, headers, body = hook(result.status_url)
+                method, url, headers, body = hook(result.status_url.split("#", 1)[0])
                 response = ctx.sender.send(method, url, headers=headers, json=body, final_status=frozenset({500}))
             else:
-                response = ctx.sender.send("GET", result.status_url, headers={"Accept": "application/fhir+json"},
-                                           final_status=frozenset({500}))
+                response = ctx.sender.send("GET", result.status_url.split("#", 1)[0],
+                                           headers={"Accept": "application/fhir+json"}, final_status=frozenset({500}))
             result.polls += 1
             result.requests += 1
             state = self.flavour.read_status(response)
@@ -131,7 +174,9 @@ class BulkImportLoader:
                 result.message = state.message
                 if state.failed:
                     raise PermanentLoadError(state.message, status=response.status_code, outcome=state.outcome)
-                result.server_counts, result.server_errors = dict(state.counts), state.errors
+                for rtype, n in state.counts.items():  # summed over the tiers' jobs
+                    result.server_counts[rtype] = result.server_counts.get(rtype, 0) + n
+                result.server_errors += state.errors
                 return
             if state.progress and state.progress != last_progress:
                 log.info("$import: %s", state.progress)

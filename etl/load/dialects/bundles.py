@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -39,6 +39,7 @@ from etl.load.dialects.base import LoadContext, LoadInput, LoadResult
 from etl.load.http import outcome_text, raise_for_permanent
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Answers that refuse what an entry (or the Bundle's size) holds, not the request as such.
 ENTRY_STATUS = frozenset({400, 412, 413, 422})
@@ -94,10 +95,12 @@ def entries(ctx: LoadContext, refused: list[tuple[Entry, int, str]]) -> Iterator
                 yield entry
 
 
-def bundles(items: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
-    batch: list[Entry] = []
-    for entry in items:
-        batch.append(entry)
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter), read as they go (Python 3.12's
+    ``itertools.batched``, which 3.11 lacks)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
         if len(batch) >= size:
             yield batch
             batch = []
@@ -157,7 +160,7 @@ class BundleLoader:
                 self._refuse(result, delivery.refused, ids, cfg.max_rejected)
 
         try:
-            for batch in bundles(entries(ctx, local), cfg.bundle_size):
+            for batch in batched(entries(ctx, local), cfg.bundle_size):
                 self._refuse(result, local, ids, cfg.max_rejected)
                 local.clear()
                 pending.add(pool.submit(self._deliver, ctx, batch, stop))

@@ -36,8 +36,13 @@ def _order(inputs: list[ImportInput]) -> list[ImportInput]:
 
 
 class HapiDialect:
+    """``max_batch_resource_count``: resources per batch2 work chunk (``storageDetail``); each chunk
+    is stored in one database transaction by one of the server's work-chunk consumers."""
+
     name = "hapi"
-    max_batch_resource_count = 500
+
+    def __init__(self, max_batch_resource_count: int = 500) -> None:
+        self.max_batch_resource_count = max_batch_resource_count
 
     def kickoff(self, inputs: list[ImportInput], source: str,
                 credential: tuple[str, str] | None = None) -> tuple[str, dict[str, str], dict[str, Any]]:

@@ -2,8 +2,9 @@
 
 Ids are deterministic (:mod:`etl.fhir.ids`): an entry with an ``id`` is keyed on its
 ``root``/``extension``, so the same entry in two documents becomes one resource; an entry without
-one is keyed on the document id and its position in the document (stable for a re-run of the same
-document, never shared between documents).
+one is keyed on the document's key (:attr:`Document.id_parts`: its setId, else its id) and its
+position in the document (stable for a re-run of the same document; a later version of the
+document replaces it, and it is never shared with another document).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class DocumentBuilder:
     def key_id(self, resource_type: str, el: Element | None, *qualifier: str) -> str:
         """The id of the resource made from ``el``: its ``id`` when it has one, else its position."""
         key = id_key(el) if el is not None else None
-        root, ext = self.doc.doc_id
+        parts = self.doc.id_parts
         if key is not None and el is not None:
             rid = self.ctx.make(resource_type, *key, *qualifier)
             sig = _signature(el)
@@ -46,9 +47,9 @@ class DocumentBuilder:
             self.ctx.problem(f"the same id is used for two different {resource_type} entries in one document; "
                              "the second is kept as a separate resource", "id")
             path = el.getroottree().getpath(el)
-            return self.ctx.make(resource_type, *key, *qualifier, "document", root, ext, path)
+            return self.ctx.make(resource_type, *key, *qualifier, "document", *parts, path)
         path = el.getroottree().getpath(el) if el is not None else ""
-        return self.ctx.make(resource_type, "document", root, ext, path, *qualifier)
+        return self.ctx.make(resource_type, "document", *parts, path, *qualifier)
 
     def add(self, resource: Json) -> dict[str, str]:
         """Keep ``resource`` (unless one with its type and id is already kept: see :func:`_keep`); its

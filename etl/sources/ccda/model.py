@@ -98,6 +98,11 @@ class Document:
     source_bytes: bytes | None = None
     broken: list[MappingError] = field(default_factory=list)
     entries: list[EntryOutcome] = field(default_factory=list)
+    # SHA-256 (hex) of the document's canonical XML (C14N), set by the reader: tells a re-sent copy
+    # from another document under the same id.
+    digest: str = ""
+    # The key its ids are made from when the Source chose one (a colliding id: see ``id_parts``).
+    key_override: tuple[str, ...] | None = None
     _ids: dict[str, Element] | None = None
 
     @property
@@ -110,6 +115,42 @@ class Document:
     def doc_id_text(self) -> str:
         root, ext = self.doc_id
         return f"{root}^{ext}" if ext else root or "<no id>"
+
+    @property
+    def set_id(self) -> tuple[str, str] | None:
+        """``ClinicalDocument/setId`` as (root, extension): what stays the same across versions."""
+        el = find(self.root, "setId")
+        root = attr(el, "root")
+        return (root, attr(el, "extension")) if root else None
+
+    @property
+    def version(self) -> int | None:
+        """``ClinicalDocument/versionNumber/@value`` (an integer, CDA INT), None when absent or not one."""
+        value = attr(find(self.root, "versionNumber"), "value")
+        return int(value) if value.isdigit() else None
+
+    @property
+    def replaces(self) -> list[tuple[str, str]]:
+        """``relatedDocument[@typeCode="RPLC"]/parentDocument/id``: the documents this one replaces."""
+        out = []
+        for rel in findall(self.root, "relatedDocument"):
+            if attr(rel, "typeCode") == "RPLC":
+                el = find(rel, "parentDocument/id")
+                if attr(el, "root"):
+                    out.append((attr(el, "root"), attr(el, "extension")))
+        return out
+
+    @property
+    def id_parts(self) -> tuple[str, ...]:
+        """The business key of the document's Composition and DocumentReference (and of entries
+        without an ``id``): ``setId`` when present, so every version of a document is one
+        Composition and a new version replaces the earlier one (FHIR: Composition.identifier is
+        version-independent); else ``ClinicalDocument/id``. The Source overrides it for a document
+        that collides with another one under the same identity (:mod:`etl.sources.ccda.identity`)."""
+        if self.key_override is not None:
+            return self.key_override
+        set_id = self.set_id
+        return ("setId", *set_id) if set_id else self.doc_id
 
     def by_id(self, ref: str) -> Element | None:
         """The narrative element whose ``ID`` is ``ref`` (``#x`` or ``x``), for ``reference/@value``."""

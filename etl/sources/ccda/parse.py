@@ -22,6 +22,7 @@ malformed one).
 from __future__ import annotations
 
 import codecs
+import hashlib
 import io
 import re
 from collections.abc import Iterator
@@ -150,7 +151,8 @@ def _documents(stream: Any, file: str, limit: int, strictness: Strictness = Stri
                 if el.tag == "ClinicalDocument":
                     _into_v3(el)
                     warnings.append("ClinicalDocument declares no namespace; read as urn:hl7-org:v3")
-                doc = Document(file=file, root=el, index=found)
+                doc = Document(file=file, root=el, index=found,
+                               digest=hashlib.sha256(etree.tostring(el, method="c14n")).hexdigest())
                 found += 1
                 last = doc.doc_id_text
                 where = f"document {last}"

@@ -31,6 +31,8 @@ from etl.sources.ccda.model import Element, attr, find, findall, template_ids, t
 from etl.sources.ccda.to_fhir_participants import authors, participant_ref, to_fhir_organization
 
 DATA_ABSENT_SYSTEM = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+# C-CDA on FHIR extension for ClinicalDocument/versionNumber on Composition.
+VERSION_NUMBER = "http://hl7.org/fhir/us/ccda/StructureDefinition/VersionNumber"
 
 
 def document_type(doc_root: Element) -> str:
@@ -50,8 +52,9 @@ def to_fhir_composition(b: DocumentBuilder, sections: list[Json]) -> Json:
     :return: http://hl7.org/fhir/us/ccda/StructureDefinition/US-Realm-Header
     """
     root_el = b.doc.root
-    root, ext = b.doc.doc_id
-    res: Json = {"resourceType": "Composition", "id": b.ctx.make("Composition", root, ext)}
+    res: Json = {"resourceType": "Composition", "id": b.ctx.make("Composition", *b.doc.id_parts)}
+    if b.doc.version is not None:
+        res["extension"] = [{"url": VERSION_NUMBER, "valueInteger": b.doc.version}]
     put(res, "language", attr(find(root_el, "languageCode"), "code") or None)
     put(res, "identifier", identifier(find(root_el, "id")))
     res["status"] = "final"
@@ -93,6 +96,11 @@ def to_fhir_composition(b: DocumentBuilder, sections: list[Json]) -> Json:
         if event:
             events.append(event)
     put(res, "event", events)
+    # relatedDocument RPLC (C-CDA on FHIR: relatedDocument → Composition.relatesTo): the parent's
+    # ClinicalDocument/id; its Composition is this one when they share a setId (same resource id).
+    put(res, "relatesTo", [{"code": "replaces", "targetIdentifier": ident} for rel in findall(root_el, "relatedDocument")
+                           if attr(rel, "typeCode") == "RPLC"
+                           for ident in [identifier(find(rel, "parentDocument/id"))] if ident])
     put(res, "section", sections)
     return res
 
@@ -104,8 +112,8 @@ def to_fhir_document_reference(b: DocumentBuilder, composition: Json, embed: boo
     :return: http://hl7.org/fhir/us/core/StructureDefinition/us-core-documentreference
     """
     root_el = b.doc.root
-    root, ext = b.doc.doc_id
-    res: Json = {"resourceType": "DocumentReference", "id": b.ctx.make("DocumentReference", "document", root, ext)}
+    res: Json = {"resourceType": "DocumentReference",
+                 "id": b.ctx.make("DocumentReference", "document", *b.doc.id_parts)}
     put(res, "masterIdentifier", identifier(find(root_el, "id")))
     set_id = identifier(find(root_el, "setId"))
     if set_id:

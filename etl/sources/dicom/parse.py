@@ -39,7 +39,8 @@ from pydicom.valuerep import PersonName as PydicomPersonName
 
 from etl.errors import Location, ParseError
 from etl.sources.base import Unit
-from etl.sources.dicom.model import Code, Instance, PersonName, Read
+from etl.sources.dicom.fastread import HEAD_BYTES, read_fast
+from etl.sources.dicom.model import Code, Instance, PersonName, Read, build_instance
 
 log = logging.getLogger(__name__)
 # pydicom logs bad values verbatim ("Invalid value for VR DA: '19630815'"): they must not reach the
@@ -60,27 +61,33 @@ class Reader:
     same files: each is read once)."""
 
     def __init__(self) -> None:
-        self._read: set[str] = set()  # real paths read in this run
+        self._read: set[str] = set()  # paths read in this run (normalised)
         self._via_dicomdir: set[str] = set()
 
     def read(self, path: Path, name: str) -> Iterator[Unit[Read]]:
         """The units of the file at ``path`` (reported as ``name``)."""
-        real = os.path.realpath(path)
+        real = os.path.normpath(path)  # the walk and a DICOMDIR in it name a file alike
         if real in self._via_dicomdir:
             yield Unit(Location(name), skip=True, note="already read through its DICOMDIR")
             return
         self._read.add(real)
         with open(path, "rb") as fh:
-            head = fh.read(132)
-        if head[:4] == b"PK\x03\x04":
+            head = fh.read(4)
+        if head == b"PK\x03\x04":
             yield from self._zip(path, name)
             return
         yield from self._file(path, name, Location(name))
 
     def _file(self, path: Path, name: str, where: Location) -> Iterator[Unit[Read]]:
         try:
-            size = path.stat().st_size
             with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                head = fh.read(HEAD_BYTES)
+                inst = read_fast(head, size)  # the common file, without building a pydicom Dataset
+                if inst is not None:
+                    yield Unit(where, record=Read(inst, name))
+                    return
+                fh.seek(0)
                 ds = read_header(fh, size, defer=True)
         except ParseError as exc:
             yield Unit(where, error=exc.at(where))
@@ -103,6 +110,11 @@ class Reader:
                 member = f"{name}!{info.filename}"
                 where = Location(name, f"zip member {info.filename}")
                 try:
+                    with archive.open(info) as fh:
+                        inst = read_fast(fh.read(HEAD_BYTES), info.file_size)
+                    if inst is not None:
+                        yield Unit(where, record=Read(inst, member))
+                        continue
                     with archive.open(info) as fh:
                         ds = read_header(fh, info.file_size, defer=False)  # a member cannot be re-opened by name
                 except ParseError as exc:
@@ -141,7 +153,7 @@ class Reader:
                 yield Unit(where, error=ParseError("the file this DICOMDIR entry references (0004,1500) is "
                                                    "missing", code="not-found"))
                 continue
-            real = os.path.realpath(target)
+            real = os.path.normpath(target)
             if real in self._read or real in self._via_dicomdir:
                 continue  # read already (the folder walk reached it first): once is enough
             self._via_dicomdir.add(real)
@@ -275,51 +287,11 @@ def _codes(ds: Dataset, tag: int) -> list[Code]:
     return out
 
 
-def _title(ds: Dataset) -> str:
-    label = _text(ds, 0x00700080)  # ContentLabel
-    if label:
-        return label
-    concept = _codes(ds, 0x0040A043)  # ConceptNameCodeSequence (SR document title)
-    if concept and concept[0][2]:
-        return concept[0][2]
-    return _text(ds, 0x00420010) or _text(ds, 0x00080008)  # DocumentTitle | ImageType
-
-
 def instance_from_dataset(ds: Dataset, wado_base: str = "") -> Instance:
     """The mapped attributes of one data set (values decoded with its SpecificCharacterSet)."""
-    elem = ds.get(0x00100010)
-    return Instance(
-        sop_class_uid=_text(ds, 0x00080016),
-        sop_instance_uid=_text(ds, 0x00080018),
-        study_uid=_text(ds, 0x0020000D),
-        series_uid=_text(ds, 0x0020000E),
-        instance_number=_text(ds, 0x00200013),
-        modality=_text(ds, 0x00080060),
-        series_number=_text(ds, 0x00200011),
-        series_description=_text(ds, 0x0008103E),
-        series_date=_text(ds, 0x00080021),
-        series_time=_text(ds, 0x00080031),
-        body_part=_text(ds, 0x00180015),
-        laterality=_text(ds, 0x00200060) or _text(ds, 0x00200062),
-        performers=_names(ds, 0x00081050),
-        study_date=_text(ds, 0x00080020),
-        study_time=_text(ds, 0x00080030),
-        tz_offset=_text(ds, 0x00080201),
-        accession=_text(ds, 0x00080050),
-        study_description=_text(ds, 0x00081030),
-        study_id=_text(ds, 0x00200010),
-        referrer=_pn(ds.get(0x00080090).value) if 0x00080090 in ds else ("", "", ""),
-        procedure_codes=_codes(ds, 0x00081032),
-        reason=_text(ds, 0x00401002) or _text(ds, 0x00321066),
-        reason_codes=_codes(ds, 0x0040100A),
-        patient_id=_text(ds, 0x00100020),
-        issuer=_text(ds, 0x00100021),
-        patient_name=_pn(elem.value) if elem is not None else ("", "", ""),
-        birth_date=_text(ds, 0x00100030),
-        sex=_text(ds, 0x00100040),
-        title=_title(ds),
-        wado_base=wado_base,
-    )
+    inst = build_instance(lambda tag: _text(ds, tag), lambda tag: _names(ds, tag), lambda tag: _codes(ds, tag))
+    inst.wado_base = wado_base
+    return inst
 
 
 def dataset_from_json(doc: dict[str, Any]) -> Dataset:

@@ -34,7 +34,8 @@ FLUSH_EVERY = 1000  # instances recorded per transaction
 
 class DicomSource:
     """DICOM Part 10 files (with or without preamble), zip archives of them, DICOMDIR sets and
-    DICOMweb servers (``dicomweb+http://HOST/dicom-web``)."""
+    DICOMweb servers (``dicomweb+http://HOST/dicom-web``); ``dicom-run:KEY`` emits the studies a DAG
+    run's convert tasks touched (:attr:`JobConfig.dicom_defer_studies`)."""
 
     name = "dicom"
     stateful = True
@@ -67,6 +68,10 @@ class DicomSource:
         from etl.sources.dicom.dicomweb import read_server
 
         self._run_id = config.run_id or ""
+        if url.startswith("dicom-run:"):  # no instances: the studies the run's convert tasks touched
+            for uid in self._state.studies.touched(url.removeprefix("dicom-run:")):
+                self._touched[uid] = url
+            return
         for unit in read_server(url, config):
             if unit.record is not None:
                 unit.record.origin = url
@@ -87,6 +92,9 @@ class DicomSource:
         """One unit per study this run touched, in StudyInstanceUID order, each holding every
         instance known of it; its location names the input that last touched it."""
         self._flush()
+        if config.dicom_defer_studies:  # a DAG batch: the run's studies task emits them, once
+            self._state.studies.mark_touched(config.dicom_defer_studies, self._touched)
+            return
         for n, uid in enumerate(sorted(self._touched), 1):
             records = [Instance.from_dict(r) for r in self._state.studies.instances(uid)]
             origin = self._touched[uid]

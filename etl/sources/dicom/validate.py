@@ -13,8 +13,8 @@ out; the instance converts. Dates and times come out in FHIR's form (``2004-01-1
 
 from __future__ import annotations
 
+import copy
 import re
-from dataclasses import replace
 
 from etl.errors import MappingError
 from etl.fhir.context import MappingContext
@@ -85,7 +85,7 @@ def validate_instance(inst: Instance, ctx: MappingContext) -> Instance:
         if not is_uid(value):
             raise MappingError(f"{keyword} {tag} is not a valid UID (PS3.5 9.1: digits and dots, "
                                "at most 64 characters)", code="value").at_expression(tag).quote(tag, value)
-    out = replace(inst)
+    out = copy.copy(inst)  # shallow: the lists are not changed
     for attr, tag, keyword in (("study_date", "(0008,0020)", "StudyDate"), ("series_date", "(0008,0021)", "SeriesDate"),
                                ("birth_date", "(0010,0030)", "PatientBirthDate")):
         setattr(out, attr, _checked(getattr(inst, attr), fhir_date, ctx, tag, f"{keyword} is not a date (DA, YYYYMMDD)"))

@@ -27,24 +27,36 @@ class Encoding:
     subcomponent: str = "&"
 
     def unescape(self, text: str) -> str:
+        """Resolve the escape sequences of HL7 v2.5 §2.7: delimiters (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\),
+        hexadecimal data (\\Xhh...\\, decoded as UTF-8, else ISO 8859-1), line breaks and skips
+        (\\.br\\, \\.sp[n]\\), and formatting (\\H\\ \\N\\ \\.in\\ \\.ti\\ \\.ce\\ \\.fi\\ \\.nf\\ \\.sk\\,
+        character-set switches \\Cxxyy\\ \\Mxxyyzz\\, locally defined \\Z..\\), which carry no data.
+        An escape character without its closing one is kept as it is."""
         if self.escape not in text:
             return text
         e = re.escape(self.escape)
+        table = {"F": self.field, "S": self.component, "R": self.repetition, "E": self.escape,
+                 "T": self.subcomponent, ".br": "\n"}
 
         def sub(m: re.Match[str]) -> str:
             code = m.group(1)
-            table = {"F": self.field, "S": self.component, "R": self.repetition,
-                     "E": self.escape, "T": self.subcomponent, ".br": "\n"}
             if code in table:
                 return table[code]
             if code.startswith("X") and len(code) > 1:
                 try:
-                    return bytes.fromhex(code[1:]).decode("latin-1")
+                    data = bytes.fromhex(code[1:])
                 except ValueError:
                     return ""
-            return ""  # formatting escapes (\H\, \N\) carry no data
+                try:
+                    return data.decode("utf-8")
+                except UnicodeDecodeError:
+                    return data.decode("latin-1")
+            if code.startswith(".sp"):
+                n = code[3:].strip().lstrip("+")
+                return "\n" * (int(n) if n.isdigit() and int(n) < 100 else 1)
+            return ""  # formatting escapes (\\H\\, \\N\\, .in, .ti, .ce, .fi, .nf, .sk, \\C, \\M, \\Z) carry no data
 
-        return re.sub(f"{e}([^{e}]*){e}", sub, text)
+        return re.sub(f"{e}([^{e}\r\n]+){e}", sub, text)
 
 
 class Component:
@@ -112,6 +124,9 @@ class Message:
         if len(enc_chars) < 4:
             raise ParseError(f"MSH-2 has {len(enc_chars)} encoding characters, 4 are required", code="structure")
         self.encoding = Encoding(sep, enc_chars[0], enc_chars[1], enc_chars[2], enc_chars[3])
+        # Where the message came from (set by the reader): the Provenance names them.
+        self.source_file = ""
+        self.position = ""
         self.segments = [Segment(s, self.encoding) for s in segments]
         for n, seg in enumerate(self.segments, start=1):
             if not re.match(r"^[A-Z][A-Z0-9]{2}$", seg.name) or (len(seg.text) > 3 and seg.text[3] != sep):

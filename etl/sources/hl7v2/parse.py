@@ -83,12 +83,43 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     return iter(Lines(path))
 
 
-def decode(raw: bytes) -> str:
-    """Message bytes as text: UTF-8 when valid, else Windows-1252 (what ASCII-declared feeds send)."""
+def decode(raw: bytes, codec: str = "") -> str:
+    """Segment bytes as text: UTF-8 when valid (senders that declare 8859/1 often send UTF-8, and
+    valid UTF-8 beyond ASCII is almost never an accident), else the MSH-18 character set of the
+    message, else Windows-1252 (what ASCII-declared feeds send)."""
+    if codec and codec != "utf-8" and codec not in _ASCII_COMPATIBLE:
+        try:  # a multi-byte national set (GB 18030, Big5, KS X 1001, JIS) first: its bytes may be valid UTF-8
+            return raw.decode(codec)
+        except UnicodeDecodeError:
+            pass
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        return raw.decode(codec if codec and codec != "utf-8" else "cp1252", errors="replace")
+
+
+# HL7 Table 0211 Alternate Character Sets (MSH-18) -> Python codecs. UNICODE (UCS-2/UTF-16) needs
+# no entry: such files carry a BOM and are transcoded to UTF-8 as they are read.
+CHARSETS = {
+    "ASCII": "ascii", "8859/1": "latin-1", "8859/2": "iso8859-2", "8859/3": "iso8859-3", "8859/4": "iso8859-4",
+    "8859/5": "iso8859-5", "8859/6": "iso8859-6", "8859/7": "iso8859-7", "8859/8": "iso8859-8",
+    "8859/9": "iso8859-9", "8859/15": "iso8859-15", "UNICODE UTF-8": "utf-8", "UTF-8": "utf-8",
+    "GB 18030-2000": "gb18030", "BIG-5": "big5", "KS X 1001": "euc-kr", "ISO IR87": "iso2022-jp",
+    "ISO IR159": "iso2022-jp-2", "ISO IR14": "iso2022-jp", "CNS 11643-1992": "big5",
+}
+_ASCII_COMPATIBLE = frozenset({"ascii", "latin-1", "iso8859-2", "iso8859-3", "iso8859-4", "iso8859-5",
+                               "iso8859-6", "iso8859-7", "iso8859-8", "iso8859-9", "iso8859-15"})
+
+
+def charset(msh: bytes) -> str:
+    """The Python codec of MSH-18 (its first repetition), '' when absent or unknown."""
+    if len(msh) < 4:
+        return ""
+    fields = msh.split(msh[3:4])
+    if len(fields) <= 17:
+        return ""
+    rep = fields[17].split(msh[5:6])[0] if len(msh) > 5 else fields[17]
+    return CHARSETS.get(rep.decode("ascii", errors="replace").strip().upper(), "")
 
 
 @dataclass
@@ -134,6 +165,7 @@ def read_messages(path: Path, strictness: Strictness = Strictness.WARN) -> Itera
     envelope_errors: list[InputError] = []
     stray: list[int] = []  # the run of segments outside any message being read: first line, count
     stray_text = ""  # its first segment, for the record's excerpt
+    codec = ""  # the MSH-18 character set of the message being read
 
     def flush(cut: str = "") -> Unit[Message] | None:
         nonlocal current, index
@@ -162,7 +194,8 @@ def read_messages(path: Path, strictness: Strictness = Strictness.WARN) -> Itera
             end_stray()
             if (u := flush()) is not None:
                 yield u
-            current, start_line = [decode(raw)], lineno
+            codec = charset(raw)
+            current, start_line = [decode(raw, codec)], lineno
         elif tag in (b"FHS", b"BHS", b"BTS", b"FTS"):
             end_stray()
             if (u := flush()) is not None:
@@ -199,7 +232,7 @@ def read_messages(path: Path, strictness: Strictness = Strictness.WARN) -> Itera
                             Location(name, f"file header at line {fhs.header_line}", "FTS-1")))
                     fhs = None
         elif current:
-            current.append(decode(raw))
+            current.append(decode(raw, codec))
         elif stray:
             stray[1] += 1
         else:
@@ -252,6 +285,7 @@ def _to_unit(name: str, raw: RawMessage, cut: str = "") -> Unit[Message]:
         for path, value in quoted.items():
             exc.quoted.setdefault(path, value)
         return Unit(location=loc, error=exc.at(loc), quoted=quoted)
+    msg.source_file, msg.position = name, f"message {raw.index} at line {raw.line}"
     return Unit(location=loc, record=msg, quoted=quoted)
 
 

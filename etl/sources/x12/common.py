@@ -13,6 +13,7 @@ Identity rules (see :mod:`etl.fhir.ids`; every id is an HMAC of the job salt and
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -114,12 +115,31 @@ def number(value: str, ctx: MappingContext, path: str) -> float | int | orjson.F
     return v
 
 
+_CENT = Decimal("0.01")
+
+
 def money(value: str, ctx: MappingContext, path: str) -> dict[str, Any] | None:
-    """An X12 R (decimal) amount → Money in USD; a problem when it is not a number (see :func:`number`)."""
+    """An X12 R (decimal) amount (data element 782) → Money in USD; a problem when it is not a number
+    (see :func:`number`). More than cents is a :class:`MappingError` (code ``value``) rejecting what
+    holds it: the HIPAA TR3s limit DE 782 to dollars and cents (section B.1.1.3.1.2, "reported or
+    implied places for cents"), and the analyst tables hold money as DECIMAL(20,2), exactly."""
     v = number(value, ctx, path)
     if v is None:
         return None
+    if not _cents(value):
+        raise MappingError("a monetary amount (X12 data element 782) with more than 2 decimal places: the TR3 "
+                           "(B.1.1.3.1.2) limits amounts to cents", code="value").at_expression(path).quote(path, value)
     return {"value": v, "currency": "USD"}
+
+
+def _cents(value: str) -> bool:
+    """True when ``value`` (a valid X12 number) has no non-zero digit beyond the hundredths."""
+    exp = "e" in value or "E" in value
+    dot = value.find(".")
+    if not exp:
+        return dot < 0 or len(value[dot + 1:].rstrip("0")) <= 2
+    d = parse_decimal(value)
+    return d is None or d == d.quantize(_CENT)
 
 
 def coding(system: str | None, code: str, display: str | None = None) -> dict[str, Any]:

@@ -278,7 +278,8 @@ def to_fhir_payment_reconciliation(
             if not reason or v is None:
                 ctx.problem("provider adjustment without a reason code or amount; left out", path)
                 continue
-            negated = number(str(-v), ctx, path)  # an amount of more than 18 digits rejects the set
+            money(amount, ctx, path)  # more than 18 digits, or more than cents, rejects the set
+            negated = number(str(-v), ctx, path)
             plb_sum += v
             detail: dict[str, Any] = {"identifier": {"system": codes.PLB_REASON, "value": s.get(k)},
                                       "type": concept(codes.PAYMENT_DETAIL_TYPE, "adjustment")}

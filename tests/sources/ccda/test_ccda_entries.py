@@ -101,3 +101,28 @@ def test_the_warnings_reach_the_warning_records(tmp_path: Path) -> None:
     texts = [i["details"]["text"] for r in records for i in r["issue"]]
     assert sum(bool(WARNED.match(t)) and "templateId 2.16.840.1.113883.10.20.22.4.20" in t for t in texts) == 2
     assert summary.files[0].warnings == len(texts)
+
+
+@pytest.mark.parametrize("name", ["Health_Concerns_Link_to_Problems_SectionC-CDA2.1.xml",
+                                  "Planned_Encounter_-_Reason_for_ReferralC-CDAR2.1.xml",
+                                  "Intervention_Planned_Referral_and_Note_Completeting_ReferralC-CDAR2.1.xml"])
+def test_the_header_less_hl7_examples_under_a_header(name: str, tmp_path: Path) -> None:
+    """The HL7 examples of Health Concerns and referrals are bodies without a header (rejected as
+    they are): under the minimal test header, their every entry is accounted for too."""
+    from ccda_minimal import document
+
+    text = (next(p for p in ALL_INPUTS if p.name == name)).read_text(encoding="utf-8")
+    body = text[text.index("<component>"):text.rindex("</ClinicalDocument>")]
+    path = tmp_path / name
+    path.write_text(document(body=body).replace('<ClinicalDocument xmlns="urn:hl7-org:v3">',
+                                                '<ClinicalDocument xmlns="urn:hl7-org:v3" '
+                                                'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'),
+                    encoding="utf-8")
+    ((doc, resources, _),) = _convert(path)
+    assert sum(n for _, n in _source_entries(doc).values()) == len(doc.entries) > 0
+    if name.startswith("Health_Concerns"):
+        concerns = [c for c in of_type(resources, "Condition")
+                    if c["category"][0]["coding"][0]["code"] == "health-concern"]
+        assert concerns
+    else:
+        assert of_type(resources, "ServiceRequest")  # the referral

@@ -48,6 +48,19 @@ def test_peer_comparison() -> None:
     assert {peer.EXCEPTIONS[k] for k in fewer} <= {"dispense", "organizer-device"}
 
 
+def test_nutrition_and_indication_observations_by_meaning() -> None:
+    """Every Nutrition Observation FHIR-Converter emits (code and coded value) we emit too; Indication
+    Observations it emits none of, so ours are checked against the C-CDA template (test_ccda_entries)."""
+    peer = _compare_peer()
+    rows = peer.compare_meanings(PAIRS)
+    nutrition = [r for r in rows if r["code"] in ("75305-3", "75303-8")]
+    assert {r["document"] for r in nutrition if r["theirs"]} == {"Consultation_Note", "Referral_Note"}
+    assert [r for r in nutrition if r["ours"] < r["theirs"]] == []
+    indication = [r for r in rows if r["code"] == "75321-0"]
+    assert all(r["theirs"] == 0 for r in indication)
+    assert {r["document"] for r in indication if r["ours"]} == {"Operative_Note"}
+
+
 def test_the_participants_reason_holds() -> None:
     """'participants' says our extra people and organizations are distinct: no two share an identifier."""
     for path in INPUTS:

@@ -54,7 +54,11 @@ def test_ids_are_deterministic() -> None:
 def test_the_same_entry_in_two_documents_is_one_resource(tmp_path: Path) -> None:
     ccd = next(p for p in INPUTS if p.name == "CCD.ccda")
     copy = tmp_path / "copy.xml"
-    copy.write_text(ccd.read_text(encoding="utf-8").replace("EHRVersion2.0", "EHRVersion3.0"), encoding="utf-8")
+    # Another document (its own id and setId) stating the same entries.
+    text = ccd.read_text(encoding="utf-8")
+    assert text.count('extension="sTT988"') == 1
+    copy.write_text(text.replace("EHRVersion2.0", "EHRVersion3.0").replace('extension="sTT988"', 'extension="other"'),
+                    encoding="utf-8")
     first, _ = convert_file(ccd)
     second, _ = convert_file(copy)
     assert of_type(first, "Composition")[0]["id"] != of_type(second, "Composition")[0]["id"]

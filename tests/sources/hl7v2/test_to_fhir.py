@@ -63,7 +63,8 @@ def test_adt_a01_patient_and_encounter() -> None:
     assert enc["status"] == "in-progress" and enc["class"]["code"] == "IMP"
     assert enc["subject"] == {"reference": f"Patient/{patient['id']}"}
     assert enc["period"] == {"start": "2024-01-05T08:30:00-05:00"}
-    assert enc["identifier"] == [{"value": "V100"}]
+    assert enc["identifier"] == [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                                                       "code": "VN"}]}, "value": "V100"}]
     assert all(validate_model(r) == [] for r in (patient, enc))
 
 
@@ -101,8 +102,8 @@ def test_missing_patient_id_rejects_with_field_path() -> None:
 
 
 def test_unsupported_message_type_is_named() -> None:
-    msg = Message([ADT[0].replace("ADT^A01^ADT_A01", "SIU^S12"), ADT[2]])
-    with pytest.raises(UnsupportedError, match="SIU\\^S12 is not converted"):
+    msg = Message([ADT[0].replace("ADT^A01^ADT_A01", "QRY^A19"), ADT[2]])
+    with pytest.raises(UnsupportedError, match="QRY\\^A19 is not converted"):
         to_fhir(msg, _ctx())
 
 

@@ -161,3 +161,15 @@ def test_834_dates_never_hit_a_fhirflow_bug(start: str, birth: str, elig: str) -
     odd.insert(2, f"DTP*356*D8*{elig}")
     found, _ = _outcome(file_834([member("Y", "S1"), odd, member("Y", "S3")]), "x12")
     _accounted(found, "Coverage", 3)
+
+
+@pytest.mark.parametrize("amount", ["10.001", "1e-3", "0.125"])
+def test_an_amount_beyond_cents_rejects_the_one_claim_that_carries_it(amount: str) -> None:
+    """DE 782 is dollars and cents (TR3 B.1.1.3.1.2): a third decimal rejects that claim with a
+    ``value`` error naming CLP04, and the claims beside it and the analyst tables (DECIMAL(20,2)) stay."""
+    odd = [f"CLP*B*1*100*{amount}*0*12*ICNB", "NM1*QC*1*DOE*JANE****MI*M1"]
+    found, rejected = _outcome(file_835([clp("A", "10"), odd, clp("C", "5")], "15", ""), "x12")
+    assert rejected == 1 and len(found["ExplanationOfBenefit"]) == 2
+    (error,) = found["errors"]
+    assert error["issue"][0]["code"] == "value" and "CLP04" in error["issue"][0]["expression"]
+    assert "more than 2 decimal places" in error["issue"][0]["diagnostics"]
