@@ -3,7 +3,7 @@
 #
 #   hapi.sh build                          build target/fhirflow-hapi.jar if missing/stale
 #   hapi.sh up   [--port N] [--data DIR] [--profile fast|throughput] [--db h2|postgresql] [--pg-port N]
-#                [--auth-jwks FILE --auth-client-id ID]  auth mode: SMART Backend Services tokens required
+#                [--auth-jwks FILE --auth-client-id ID]  (auth mode: SMART Backend Services tokens required)
 #                                          start (or reuse) a server; last stdout line = base URL
 #   hapi.sh down [--port N]                stop the server started for that port (and its PostgreSQL)
 #   hapi.sh status [--port N]              print base URL if it answers, else exit 1
@@ -23,12 +23,12 @@ PROFILE="${HAPI_PROFILE:-fast}"
 DB="${HAPI_DB:-h2}"
 PG_PORT_HAPI="${HAPI_PG_PORT:-}"
 START_TIMEOUT="${HAPI_START_TIMEOUT:-240}"
+AUTH_ARGS=()  # up --auth-jwks/--auth-client-id: SmartAuthConfig (token endpoint + bearer interceptor)
 # JVM flags per profile. fast: quick start-up for tests (C1 JIT only, small serial-GC heap): ~30 s
 # to the first answer on 2 cores. throughput: long loads (full C2 JIT, 2 GB heap, parallel GC):
 # a slower start-up, a faster server once warm (docs/benchmarks.md).
 PROFILE_FAST="-Xms256m -Xmx1g -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
 PROFILE_THROUGHPUT="-Xms1g -Xmx2g -XX:+UseParallelGC -XX:+AlwaysPreTouch"
-AUTH_ARGS=()  # up --auth-jwks/--auth-client-id: SmartAuthConfig (token endpoint + bearer interceptor)
 
 log() { echo "hapi.sh: $*" >&2; }
 die() { log "$*"; exit 1; }

@@ -294,7 +294,7 @@ def build_dicomweb_dag(dag_id: str, *, schedule: str | None, doc_md: str, tags: 
                              dicom_until=p.get("until") or until)
             return convert_dicomweb(Path(p["root"]), p["dicomweb_url"], run_id, day, config)
 
-        @task(task_id="load")
+        @task(task_id="load", retries=0)  # the load's client retries HTTP faults (see the file DAGs' load)
         def load_task(result: Any) -> dict[str, Any]:
             from airflow.sdk.exceptions import AirflowFailException
 

@@ -2,9 +2,8 @@
 
 ``start`` is written at kick-off (the server's status URL, so a resumed load can poll the same job
 instead of starting another), ``complete`` after the job finished and the counts were verified on the
-server, ``fail`` when it failed permanently, ``cancel`` when ``fhirflow import --cancel`` stopped it.
-Only ``complete`` marks the folder's X12 interchanges and C-CDA documents loaded
-(:meth:`etl.state.interchanges.InterchangeLedger.mark_loaded`,
+server, ``fail`` when it failed permanently, ``cancel`` when ``fhirflow import --cancel`` stopped it. Only ``complete`` marks the folder's X12 interchanges
+and C-CDA documents loaded (:meth:`etl.state.interchanges.InterchangeLedger.mark_loaded`,
 :meth:`etl.state.documents.DocumentLedger.mark_loaded`), in the same call.
 """
 

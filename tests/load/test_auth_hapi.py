@@ -27,7 +27,8 @@ pytestmark = pytest.mark.hapi
 
 ROOT = Path(__file__).resolve().parents[2]
 HL7 = ROOT / "tests" / "data" / "hl7v2" / "python-hl7"
-AUTH_PORT = int(os.environ.get("HAPI_AUTH_PORT", "18371"))
+# HAPI_PORT + 1 is test_hapi_postgres.py's server: the auth-mode one defaults to HAPI_PORT + 2
+AUTH_PORT = int(os.environ.get("HAPI_AUTH_PORT", str(int(os.environ.get("HAPI_PORT", "8080")) + 2)))
 CLIENT = "fhirflow-auth-test"
 
 
@@ -61,7 +62,8 @@ def secured_hapi(keys: dict[str, Path]) -> Iterator[str]:
                            "--auth-jwks", str(keys["jwks"]), "--auth-client-id", CLIENT],
                           capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
-        pytest.fail(f"could not start HAPI in auth mode:\n{proc.stderr[-3000:]}")
+        subprocess.run(["bash", str(script), "down", "--port", str(AUTH_PORT)], capture_output=True, timeout=120)
+        pytest.fail(f"could not start HAPI in auth mode on port {AUTH_PORT}:\n{proc.stderr[-3000:]}")
     try:
         yield proc.stdout.strip().splitlines()[-1]
     finally:

@@ -11,7 +11,6 @@ import pytest
 
 from etl.config import ImportConfig, JobConfig
 from etl.errors import ConfigError, PermanentLoadError, TransientLoadError
-from etl.load.dialects.bulk import TIERS
 from etl.load.importer import import_folder
 from etl.pipeline import convert
 
@@ -158,7 +157,7 @@ def test_one_retry_policy_transient_then_exhausted(converted: Path) -> None:
 
 
 def test_poll_waits_a_tenth_of_the_elapsed_time_within_retry_after_and_the_cap(converted: Path) -> None:
-    times = [0.0, 0.0, 30.0, 100.0, 200.0]  # the job's start, then each poll
+    times = [0.0, 0.0, 0.0, 30.0, 100.0, 200.0]  # the load's start, the job's start, then each poll
 
     def clock() -> float:
         return times.pop(0) if len(times) > 1 else times[0]
@@ -181,11 +180,45 @@ def test_a_large_batch_is_imported_in_tiers_referenced_types_first(tmp_path: Pat
     report, _ = _run(server, converted, _cfg(import_chunk=1))
     jobs = [[x["part"][0]["valueCode"] for x in json.loads(r.content)["parameter"] if x["name"] == "input"]
             for r in server.requests if r.url.path.endswith("/$import")]
-    tier = {t: n for n, group in enumerate(TIERS) for t in group}
-    ranks = [max(tier.get(t, len(TIERS)) for t in j) for j in jobs]
-    assert len(jobs) > 1 and ranks == sorted(ranks) and len(set(ranks)) == len(ranks)  # a job per tier, in order
-    assert sorted(t for j in jobs for t in j) == kinds
+    from etl.load.dialects.bulk import TIERS
+
+    def tier(t: str) -> int:
+        return next((n for n, types in enumerate(TIERS) if t in types), len(TIERS))
+
+    # one job per tier, in tier order (referenced types first: Organization before Patient before Encounter)
+    assert len(jobs) > 1 and sorted(t for j in jobs for t in j) == kinds
+    assert [tier(j[0]) for j in jobs] == sorted({tier(t) for t in kinds}) and all(len({tier(t) for t in j}) == 1 for j in jobs)
     assert report.found == report.sent  # type: ignore[attr-defined]
     server = Server([accepted()], [done()])
     _run(server, converted)
     assert sum(r.url.path.endswith("/$import") for r in server.requests) == 1
+
+
+def test_a_resumed_tiered_load_finishes_the_open_tier_and_kicks_off_only_the_rest(tmp_path: Path) -> None:
+    converted = tmp_path / "out"
+    convert([HL7 / "sample_hl7.hl7", HL7 / "sample_file1.hl7", HL7 / "sample_batch.hl7", HL7 / "sample_batch2.hl7"],
+            converted, JobConfig(id_salt="s"))
+    cfg = JobConfig(load=_cfg(import_chunk=1).load, state_url=str(tmp_path / "state.db"))
+    first = Server([accepted()] * 9, [done(), running()] + [done()] * 9)  # tier 1 completes, tier 2 still runs
+    polls = {"n": 0}
+
+    def clock() -> float:  # past every deadline once tier 2 has been polled
+        polls["n"] = sum("$import-poll-status" in str(r.url) for r in first.requests)
+        return 1e9 if polls["n"] >= 2 else 0.0
+
+    with httpx.Client(transport=httpx.MockTransport(first)) as client, pytest.raises(TransientLoadError):
+        import_folder(converted, cfg, client=client, sleep=lambda s: None, clock=clock)
+    kicked_first = [r for r in first.requests if r.url.path.endswith("/$import")]
+    assert len(kicked_first) == 2
+    second = Server([accepted()] * 9, [done()] * 9)
+    with httpx.Client(transport=httpx.MockTransport(second)) as client:
+        report = import_folder(converted, cfg, client=client, sleep=lambda s: None)
+    kicked_second = [json.loads(r.content) for r in second.requests if r.url.path.endswith("/$import")]
+    types = [{p["part"][0]["valueCode"] for p in k["parameter"] if p["name"] == "input"} for k in kicked_second]
+    first_types = [{p["part"][0]["valueCode"] for p in json.loads(r.content)["parameter"] if p["name"] == "input"}
+                   for r in kicked_first]
+    assert second.requests[0].method == "GET"  # the open tier-2 job is polled first, not kicked off again
+    assert not (set().union(*types) & set().union(*first_types))  # only the tiers after it are kicked off
+    kinds = {o["type"] for o in json.loads((converted / "manifest.json").read_text())["output"] if o["count"]}
+    assert set().union(*types, *first_types) == kinds and types  # ... and all of them
+    assert report.found == report.sent

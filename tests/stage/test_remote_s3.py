@@ -33,10 +33,14 @@ def test_convert_from_and_to_s3(s3: str, tmp_path: Path) -> None:
     gen = f"{s3[5:]}/out/run1/generations/{pointer['generation']}"
     assert pointer["manifest"] == f"generations/{pointer['generation']}/manifest.json"
     # the same resources as a local conversion of the same inputs
+    import shutil
+
+    folder = tmp_path / "in"  # the same folder, so the files are read in the same order
+    folder.mkdir()
+    for name in ("sample_file1.hl7", "sample_batch1.hl7"):
+        shutil.copy(HL7 / name, folder / name)
     local = tmp_path / "local"
-    # in the order a folder is read (sorted names): both files carry MSH-10 12334456778890, so the
-    # message Provenance of the later one replaces the earlier's
-    convert([HL7 / "sample_batch1.hl7", HL7 / "sample_file1.hl7"], local,
+    convert([folder], local,
             JobConfig(id_salt="s3", transaction_time="2026-01-01T00:00:00+00:00"))
     from etl.stage.output import current_generation
 

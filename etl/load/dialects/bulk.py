@@ -104,6 +104,9 @@ def tiers(inputs: list[LoadInput], cfg: ImportConfig) -> list[list[LoadInput]]:
     return [g for g in groups if g]
 
 
+TIER_MARK = "fhirflow-tier="  # status URL fragment: which tier of a multi-job load the job is
+
+
 class BulkImportLoader:
     """Loads a folder with ``$import`` jobs (one per tier, see :func:`tiers`) in the given server flavour."""
 
@@ -113,27 +116,37 @@ class BulkImportLoader:
 
     def load(self, ctx: LoadContext) -> LoadResult:
         result = LoadResult()
-        if ctx.resume_url:  # the job is already on the server: poll it, never kick off twice
+        cfg = ctx.config
+        messages: list[str] = []
+        manifest = bool(getattr(self.flavour, "needs_manifest", False))
+        # One job for a server that pulls a manifest (the manifest lists every file); else by tier
+        groups = [list(ctx.inputs)] if manifest else tiers(ctx.inputs, cfg)
+        todo = list(enumerate(groups))
+        if ctx.resume_url:  # a job is already on the server: poll it, never kick off twice
             result.status_url = ctx.resume_url
             log.info("resuming the open $import job of this output: %s", ctx.resume_url)
             self._poll(ctx, result)
-            return result
-        cfg = ctx.config
-        messages: list[str] = []
+            messages.append(result.message)
+            mark = ctx.resume_url.partition("#" + TIER_MARK)[2]
+            done = int(mark.split("/")[0]) if mark else len(groups) - 1
+            todo = todo[done + 1:]  # the tiers after the resumed one are still to load
+            if not todo:
+                return result
+        todo_inputs = [i for _, group in todo for i in group]
         # A fresh secret per job for the built-in publisher: the server presents it when it fetches
         # (HAPI: storageDetail.credentialHttpBasic, $bulk-submit: fileRequestHeader); never logged or stored.
         credential = None if cfg.public_base_url or cfg.publish_url else new_credential()
-        manifest = bool(getattr(self.flavour, "needs_manifest", False))
-        with published(ctx.folder, cfg, ctx.inputs, credential, manifest) as (files_base, urls):
-            if MANIFEST in urls:  # a pre-signed manifest has its own URL
-                self.flavour.manifest_url = urls[MANIFEST]  # type: ignore[attr-defined]
-            for group in tiers(ctx.inputs, cfg):
+        with published(ctx.folder, cfg, todo_inputs, credential, manifest) as (files_base, urls):
+            for number, group in todo:
                 inputs = [ImportInput(i.type, urls.get(i.path, f"{files_base}/{i.path}"), i.count) for i in group]
-                result.status_url, sent = jobs.kick_off(ctx.sender, self.flavour, ctx.base_url, inputs,
-                                                        files_base + "/", credential)
+                if MANIFEST in urls:  # a pre-signed manifest has its own URL
+                    self.flavour.manifest_url = urls[MANIFEST]  # type: ignore[attr-defined]
+                status_url, sent = jobs.kick_off(ctx.sender, self.flavour, ctx.base_url, inputs, files_base + "/",
+                                                 credential)
+                # A load of several tiers remembers which tier its open job is (a fragment: never sent)
+                result.status_url = status_url + (f"#{TIER_MARK}{number}/{len(groups)}" if len(groups) > 1 else "")
                 result.requests += sent
-                log.info("$import of %s accepted; polling %s", ", ".join(sorted({i.type for i in group})),
-                         result.status_url)
+                log.info("$import of %s accepted; polling %s", ", ".join(sorted({i.type for i in group})), status_url)
                 ctx.started(result.status_url)
                 self._poll(ctx, result)
                 messages.append(result.message)
@@ -149,11 +162,11 @@ class BulkImportLoader:
             self.flavour, "poll_request", None)
         while True:
             if hook is not None:  # a describe call (HealthLake) rather than a GET on the status URL
-                method, url, headers, body = hook(result.status_url)
+                method, url, headers, body = hook(result.status_url.split("#", 1)[0])
                 response = ctx.sender.send(method, url, headers=headers, json=body, final_status=frozenset({500}))
             else:
-                response = ctx.sender.send("GET", result.status_url, headers={"Accept": "application/fhir+json"},
-                                           final_status=frozenset({500}))
+                response = ctx.sender.send("GET", result.status_url.split("#", 1)[0],
+                                           headers={"Accept": "application/fhir+json"}, final_status=frozenset({500}))
             result.polls += 1
             result.requests += 1
             state = self.flavour.read_status(response)
@@ -161,7 +174,9 @@ class BulkImportLoader:
                 result.message = state.message
                 if state.failed:
                     raise PermanentLoadError(state.message, status=response.status_code, outcome=state.outcome)
-                result.server_counts, result.server_errors = dict(state.counts), state.errors
+                for rtype, n in state.counts.items():  # summed over the tiers' jobs
+                    result.server_counts[rtype] = result.server_counts.get(rtype, 0) + n
+                result.server_errors += state.errors
                 return
             if state.progress and state.progress != last_progress:
                 log.info("$import: %s", state.progress)
