@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from etl.config import JobConfig, Strictness
@@ -303,20 +303,26 @@ def test_large_transaction_set_is_split_into_parts(tmp_path: Path) -> None:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=600), cut=st.integers(min_value=0, max_value=900), junk=st.binary(max_size=20))
+@example(data=b"\x00\x00\x00<", cut=0, junk=b"")
 def test_fuzz_reader_only_yields_input_errors(tmp_path: Path, data: bytes, cut: int, junk: bytes) -> None:
     base = _837("11:B:1")
     for blob in (data, base[:cut] + junk + base[cut:], b"ISA" + data):
         p = tmp_path / "f.x12"
         p.write_bytes(blob)
         ctx = MappingContext("s")
-        for unit in SOURCE.read(p, JobConfig()):
-            if unit.record is not None:
-                try:
-                    list(SOURCE.to_fhir(unit.record, ctx, JobConfig()))
-                except InputError:
-                    pass
-            elif not unit.skip:
-                assert isinstance(unit.error, InputError)
+        try:
+            for unit in SOURCE.read(p, JobConfig()):
+                if unit.record is not None:
+                    try:
+                        list(SOURCE.to_fhir(unit.record, ctx, JobConfig()))
+                    except InputError:
+                        pass
+                elif not unit.skip:
+                    assert isinstance(unit.error, InputError)
+        except InputError:
+            # bytes the encoding sniffer takes for UTF-16/32 (b"\0\0\0<") that then do not decode: the
+            # reader stops with an InputError, which the pipeline turns into the file's error record
+            pass
 
 
 # Every 5010 sample file (837P, 837I, 837D, 835, 834) with the resources it converts to.
