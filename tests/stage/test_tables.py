@@ -110,8 +110,10 @@ def test_a_bad_user_view_stops_the_run_before_it_starts(tmp_path: Path, capsys: 
     assert not out.exists()  # nothing converted, nothing written
 
 
-def test_an_amount_with_more_decimals_than_its_column_is_null_there_and_the_run_goes_on(
+def test_an_x12_amount_beyond_cents_rejects_its_claim_and_the_tables_hold_the_others(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """DE 782 is dollars and cents (TR3 B.1.1.3.1.2): the claim with 100.125 is rejected with an error
+    record (exit 3); the claim beside it is staged in claim_item with its exact DECIMAL(20,2) amount."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources" / "x12"))
     from x12_build import claim_837, file_837, subscriber_837
 
@@ -120,11 +122,8 @@ def test_an_amount_with_more_decimals_than_its_column_is_null_there_and_the_run_
                                                    claim_837("PCN2", "50.5", ("50.5",))])))
     out = tmp_path / "out"
     with caplog.at_level("WARNING"):
-        assert cli.main(["convert", str(src), "-o", str(out), "--no-state", "-q"]) == 0
+        assert cli.main(["convert", str(src), "-o", str(out), "--no-state", "-q"]) == 3
     nets = {r["patient_control_number"]: r["net"] for r in _rows(out, "claim_item")}
-    assert nets == {"PCN1": None, "PCN2": Decimal("50.50")}  # decimal(20,2) cannot hold 100.125: null, not rounded
-    totals = {r["claim_identifier"]: (r["total_value"], json.loads(r["resource"])["total"]["value"])
-              for r in _rows(out, "Claim")}
-    assert totals["PCN1"] == (None, 100.125)  # the resource keeps it exactly
+    assert nets == {"PCN2": Decimal("50.50")}
     said = " ".join(r.getMessage() for r in caplog.records)
-    assert "table claim_item, column net: 1 value(s) do not fit" in said and "100.125" not in said
+    assert "100.125" not in said
